@@ -1,0 +1,18 @@
+"""Command groups of `python -m bot`; each module's `register(subparsers)` adds its commands."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from bot.commands import db, grid, route, run, supervisors
+
+Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+
+COMMAND_GROUPS: list[Register] = [
+    run.register,
+    db.register,
+    grid.register,
+    supervisors.register,
+    route.register,
+]

@@ -1,0 +1,21 @@
+"""`python -m bot run`: the main job."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from bot.commands.common import add_command, load_settings
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bot.app import run_main
+
+    return run_main(load_settings(), console=args.console)
+
+
+def register(sub: Any) -> None:
+    p = add_command(
+        sub, "run", _run, "run the bot: Telegram if TELEGRAM_BOT_TOKEN is set, else the console"
+    )
+    p.add_argument("--console", action="store_true", help="use the console channel regardless")

@@ -1,0 +1,243 @@
+"""Settings: the only reader of the environment and `.env`.
+
+Every variable is listed and commented in `.env.example`. A bad value stops the program with one
+line naming the variable and what is wrong; secret values are never echoed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+SUPPORTED_LOCALES = ("zh-Hans", "bo", "en")
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./jingtu.db"
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    telegram_bot_token: str = field(default="", repr=False)
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    telegram_base_file_url: str = "https://api.telegram.org/file/bot"
+    telegram_mode: str = "polling"
+    telegram_webhook_secret: str = field(default="", repr=False)
+    telegram_webhook_url: str = ""
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    wechat_token: str = field(default="", repr=False)
+    wechat_app_id: str = ""
+    wechat_app_secret: str = field(default="", repr=False)
+    wechat_aes_key: str = field(default="", repr=False)
+    wechat_api_base_url: str = "https://api.weixin.qq.com"
+    timezone: str = "Asia/Shanghai"
+    default_locale: str = "zh-Hans"
+    log_level: str = "INFO"
+    # Reporting rules (issue: residents report pollution).
+    report_rate_per_hour: int = 5
+    duplicate_radius_m: float = 300.0
+    duplicate_window_hours: float = 24.0
+    # Supervision deadlines.
+    ack_hours: float = 24.0
+    ack_hours_urgent: float = 2.0
+    resolve_days: float = 15.0
+    working_days: bool = False
+    follow_up_days: float = 3.0
+    follow_up_answer_days: float = 7.0
+    invite_ttl_days: float = 7.0
+    sweep_interval_seconds: float = 60.0
+    # Outreach.
+    broadcast_rate_per_second: float = 30.0
+    quiet_hours: str = "22:00-08:00"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def redacted(self) -> dict[str, object]:
+        """The settings with every secret replaced, safe to log."""
+        out: dict[str, object] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = "***" if (f.name in _SECRETS and value) else value
+        out["database_url"] = redact_url(self.database_url)
+        return out
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, env_file: Path | None = Path(".env")
+    ) -> Settings:
+        env: dict[str, str] = {}
+        if env_file is not None and env_file.is_file():
+            env.update(read_env_file(env_file))
+        env.update(os.environ if environ is None else environ)
+        values: dict[str, object] = {}
+        for name, (attr, parse) in _VARIABLES.items():
+            raw = env.get(name)
+            if raw is None or raw.strip() == "":
+                continue
+            try:
+                values[attr] = parse(raw.strip())
+            except (ValueError, ZoneInfoNotFoundError) as exc:
+                shown = "(hidden)" if attr in _SECRETS else repr(raw.strip())
+                raise ConfigError(f"{name}={shown}: {exc}") from None
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.telegram_mode == "webhook" and not self.telegram_webhook_secret:
+            raise ConfigError(
+                "TELEGRAM_WEBHOOK_SECRET: required when TELEGRAM_MODE=webhook "
+                "(Telegram echoes it in X-Telegram-Bot-Api-Secret-Token)"
+            )
+        if self.telegram_bot_token and not _TOKEN_RE.fullmatch(self.telegram_bot_token):
+            raise ConfigError(
+                "TELEGRAM_BOT_TOKEN: does not look like a bot token (expected 123456:ABC…)"
+            )
+
+
+_TOKEN_RE = re.compile(r"\d{3,}:[A-Za-z0-9_-]{20,}")
+_SECRETS = {
+    "telegram_bot_token",
+    "telegram_webhook_secret",
+    "wechat_token",
+    "wechat_app_secret",
+    "wechat_aes_key",
+}
+
+
+def redact_url(url: str) -> str:
+    """Hide the password in a database URL."""
+    return re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        out[key.strip()] = value
+    return out
+
+
+def _database_url(raw: str) -> str:
+    if raw.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        return raw
+    if raw.startswith(("postgresql://", "postgres://")):
+        return "postgresql+asyncpg://" + raw.split("://", 1)[1]
+    if raw.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + raw.split("://", 1)[1]
+    raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return raw
+
+    return parse
+
+
+def _url(raw: str) -> str:
+    if not raw.startswith(("http://", "https://")):
+        raise ValueError("must be an http:// or https:// URL")
+    return raw
+
+
+def _port(raw: str) -> int:
+    port = int(raw)
+    if not 0 <= port <= 65535:
+        raise ValueError("must be a port number 0..65535")
+    return port
+
+
+def _positive(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError("must be a positive number")
+    return value
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("must be a positive whole number")
+    return value
+
+
+def _timezone(raw: str) -> str:
+    ZoneInfo(raw)
+    return raw
+
+
+def _bool(raw: str) -> bool:
+    low = raw.lower()
+    if low in {"1", "true", "yes", "on"}:
+        return True
+    if low in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("must be true or false")
+
+
+def _quiet_hours(raw: str) -> str:
+    if raw.lower() in {"off", "none"}:
+        return "off"
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", raw):
+        raise ValueError("must look like 22:00-08:00, or off")
+    return raw
+
+
+def _plain(raw: str) -> str:
+    return raw
+
+
+_VARIABLES = {
+    "DATABASE_URL": ("database_url", _database_url),
+    "TELEGRAM_BOT_TOKEN": ("telegram_bot_token", _plain),
+    "TELEGRAM_BASE_URL": ("telegram_base_url", _url),
+    "TELEGRAM_BASE_FILE_URL": ("telegram_base_file_url", _url),
+    "TELEGRAM_MODE": ("telegram_mode", _choice("polling", "webhook")),
+    "TELEGRAM_WEBHOOK_SECRET": ("telegram_webhook_secret", _plain),
+    "TELEGRAM_WEBHOOK_URL": ("telegram_webhook_url", _url),
+    "WEB_HOST": ("web_host", _plain),
+    "WEB_PORT": ("web_port", _port),
+    "WECHAT_TOKEN": ("wechat_token", _plain),
+    "WECHAT_APP_ID": ("wechat_app_id", _plain),
+    "WECHAT_APP_SECRET": ("wechat_app_secret", _plain),
+    "WECHAT_AES_KEY": ("wechat_aes_key", _plain),
+    "WECHAT_API_BASE_URL": ("wechat_api_base_url", _url),
+    "JINGTU_TIMEZONE": ("timezone", _timezone),
+    "JINGTU_DEFAULT_LOCALE": ("default_locale", _choice(*SUPPORTED_LOCALES)),
+    "JINGTU_LOG_LEVEL": ("log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR")),
+    "JINGTU_REPORT_RATE_PER_HOUR": ("report_rate_per_hour", _positive_int),
+    "JINGTU_DUPLICATE_RADIUS_M": ("duplicate_radius_m", _positive),
+    "JINGTU_DUPLICATE_WINDOW_HOURS": ("duplicate_window_hours", _positive),
+    "JINGTU_ACK_HOURS": ("ack_hours", _positive),
+    "JINGTU_ACK_HOURS_URGENT": ("ack_hours_urgent", _positive),
+    "JINGTU_RESOLVE_DAYS": ("resolve_days", _positive),
+    "JINGTU_WORKING_DAYS": ("working_days", _bool),
+    "JINGTU_FOLLOW_UP_DAYS": ("follow_up_days", _positive),
+    "JINGTU_FOLLOW_UP_ANSWER_DAYS": ("follow_up_answer_days", _positive),
+    "JINGTU_INVITE_TTL_DAYS": ("invite_ttl_days", _positive),
+    "JINGTU_SWEEP_INTERVAL_SECONDS": ("sweep_interval_seconds", _positive),
+    "JINGTU_BROADCAST_RATE": ("broadcast_rate_per_second", _positive),
+    "JINGTU_QUIET_HOURS": ("quiet_hours", _quiet_hours),
+}
