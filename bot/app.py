@@ -1,33 +1,169 @@
-"""Composition root: builds the database, services, channels and scheduler from Settings."""
+"""Composition root: builds the database, services, channels and scheduler from Settings.
+
+Nothing is built at import time; `Jingtu(settings)` builds, `start()` connects, `stop()` closes.
+Tests build the same object with a fake platform's URL in the settings and a controllable clock.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import sys
+import uuid
+from collections.abc import Callable
+from datetime import datetime
 
-from bot.config import Settings
+from aiohttp import web
+
+from bot.channels.console import ConsoleChannel, ConsoleSender
+from bot.config import Settings, redact_url
+from bot.delivery.outbox import OutboxDispatcher, Sender
+from bot.domain.grid import GridIndex
 from bot.logs import configure_logging
-from bot.services.grid import grid_stats, load_grid_index
+from bot.services import people
+from bot.services.conversation import ConversationService
+from bot.services.grid import load_grid_index
 from bot.storage import migrate
 from bot.storage.db import Database
+from bot.storage.models import utcnow
+from bot.web.server import build_web_app, start_web
+from handlers import router
 
 log = logging.getLogger("jingtu")
 
 
-async def _ready_report(settings: Settings) -> str:
-    database = Database.from_url(settings.database_url)
+class Jingtu:
+    """The running service: one database, one grid index, the outbox, the channels."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        database: Database | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.database = database or Database.from_url(settings.database_url)
+        self.clock = clock
+        self.grid_index = GridIndex.build([])
+        self.senders: dict[str, Sender] = {}
+        self.dispatcher = OutboxDispatcher(
+            self.database, self.senders, clock=clock, on_unreachable=self._unreachable
+        )
+        self.conversation = ConversationService(
+            self.database,
+            settings,
+            lambda: self.grid_index,
+            router.handle,
+            dispatcher=self.dispatcher,
+            clock=clock,
+        )
+        self.console_sender: ConsoleSender | None = None
+        self.telegram: object | None = None
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._web_runner: web.AppRunner | None = None
+
+    async def _unreachable(self, channel: str, chat_id: str) -> None:
+        await people.mark_unreachable(self.database, channel, chat_id)
+
+    async def load_grid(self) -> None:
+        self.grid_index = await load_grid_index(self.database)
+
+    def attach_console(self, sender: ConsoleSender | None = None) -> ConsoleChannel:
+        self.console_sender = sender or ConsoleSender()
+        self.senders["console"] = self.console_sender
+        channel = ConsoleChannel(self.conversation.process, self.console_sender)
+        channel.run_id = uuid.uuid4().hex[:8] + ":"
+        return channel
+
+    def attach_telegram(self) -> object:
+        from bot.channels.telegram import TelegramChannel
+
+        channel = TelegramChannel(self.settings, self.conversation.process)
+        self.senders["telegram"] = channel.sender
+        self.telegram = channel
+        return channel
+
+    async def start(self, *, web_server: bool = False, background: bool = True) -> None:
+        """Connect channels; `background=False` leaves draining the outbox to the caller."""
+        await self.load_grid()
+        if self.telegram is not None:
+            await self.telegram.start()  # type: ignore[attr-defined]
+        if background:
+            self._tasks.append(asyncio.create_task(self.dispatcher.run(self._stop)))
+        if web_server:
+            adders = []
+            if self.telegram is not None and self.settings.telegram_mode == "webhook":
+                adders.append(self.telegram.add_routes)  # type: ignore[attr-defined]
+            app = build_web_app(adders, health=lambda: {"cells": len(self.grid_index)})
+            self._web_runner = await start_web(app, self.settings.web_host, self.settings.web_port)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            try:
+                await asyncio.wait_for(task, timeout=10)
+            except (TimeoutError, asyncio.CancelledError):
+                task.cancel()
+        self._tasks.clear()
+        if self._web_runner is not None:
+            await self._web_runner.cleanup()
+            self._web_runner = None
+        if self.telegram is not None:
+            await self.telegram.stop()  # type: ignore[attr-defined]
+        await self.database.dispose()
+
+    async def wait_for_stop(self) -> None:
+        await self._stop.wait()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+
+async def _serve(settings: Settings, *, console: bool) -> int:
+    app = Jingtu(settings)
+    revision = await migrate.current_revision(app.database)
+    if revision is None:
+        print("The database has no schema yet: run `python -m bot db upgrade` (or `make run`).")
+        await app.database.dispose()
+        return 1
+    use_telegram = bool(settings.telegram_bot_token) and not console
+    if use_telegram:
+        app.attach_telegram()
+        await app.start(web_server=True)
+        log.info(
+            "Jingtu running on Telegram (%s mode, %s); web on %s:%s; database %s; %d cells",
+            settings.telegram_mode,
+            settings.telegram_base_url,
+            settings.web_host,
+            settings.web_port,
+            redact_url(settings.database_url),
+            len(app.grid_index),
+        )
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, app.request_stop)
+        await app.wait_for_stop()
+        await app.stop()
+        return 0
+    channel = app.attach_console(ConsoleSender(out=sys.stdout))
+    await app.start()
+    print(
+        f"No TELEGRAM_BOT_TOKEN set: running the console channel on the sample grid "
+        f"({len(app.grid_index)} cells, database {redact_url(settings.database_url)})."
+    )
     try:
-        revision = await migrate.current_revision(database)
-        index = await load_grid_index(database)
-        stats = await grid_stats(database)
+        await channel.interact()
     finally:
-        await database.dispose()
-    levels = ", ".join(f"{v['cells']} {k}" for k, v in stats.items())
-    return f"schema {revision}; grid of {len(index)} cells ({levels}); datum {index.datum}"
+        await app.stop()
+    return 0
 
 
 def run_main(settings: Settings, *, console: bool = False) -> int:
     configure_logging(settings)
-    print("Jingtu ready:", asyncio.run(_ready_report(settings)))
-    print("The chat channels arrive with the resident-reporting issue; nothing more to run yet.")
-    return 0
+    try:
+        return asyncio.run(_serve(settings, console=console))
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,73 @@
+"""Every text a person reads, in Fluent (.ftl) catalogs per locale: messages/<locale>/*.ftl.
+
+Fluent is a standard translators' format (Mozilla's Project Fluent, supported by Pontoon and
+Weblate). Each locale is a folder; files in it are split by feature so teams do not collide.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fluent.runtime import FluentBundle, FluentResource
+
+LOCALES = ("zh-Hans", "bo", "en")
+DEFAULT_LOCALE = "zh-Hans"
+CATALOG_DIR = Path(__file__).resolve().parent
+
+log = logging.getLogger(__name__)
+
+
+def normalize_locale(code: str | None, default: str = DEFAULT_LOCALE) -> str:
+    """Map a platform language code (zh-hans, zh-CN, bo, en-US …) to one of ours."""
+    if not code:
+        return default
+    low = code.lower()
+    if low.startswith("zh"):
+        return "zh-Hans"
+    if low.startswith("bo"):
+        return "bo"
+    if low.startswith("en"):
+        return "en"
+    return default
+
+
+def catalog_files(locale: str) -> list[Path]:
+    return sorted((CATALOG_DIR / locale).glob("*.ftl"))
+
+
+@cache
+def _bundle(locale: str) -> FluentBundle:
+    # use_isolating=False: Unicode isolation marks confuse chat clients and tests alike.
+    bundle = FluentBundle([locale], use_isolating=False)
+    for path in catalog_files(locale):
+        bundle.add_resource(FluentResource(path.read_text(encoding="utf-8")))
+    return bundle
+
+
+def text(locale: str | None, key: str, **args: Any) -> str:
+    """The message `key` in `locale`, falling back to the default locale, then to the key."""
+    for candidate in (locale or DEFAULT_LOCALE, DEFAULT_LOCALE):
+        bundle = _bundle(candidate if candidate in LOCALES else DEFAULT_LOCALE)
+        if bundle.has_message(key):
+            message = bundle.get_message(key)
+            if message.value is None:
+                continue
+            rendered, errors = bundle.format_pattern(message.value, args)
+            if errors:
+                log.warning("message %s/%s: %s", candidate, key, errors)
+            return str(rendered)
+    log.error("missing message %s", key)
+    return key
+
+
+class Translator:
+    """Text for one person's locale: `t("report-saved", number=...)`."""
+
+    def __init__(self, locale: str | None) -> None:
+        self.locale = locale if locale in LOCALES else DEFAULT_LOCALE
+
+    def __call__(self, key: str, **args: Any) -> str:
+        return text(self.locale, key, **args)

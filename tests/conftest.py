@@ -11,19 +11,30 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
+from bot.commands.grid import load_sample
 from bot.storage import migrate
 from bot.storage.db import Database
+
+T = TypeVar("T")
 
 POSTGRES_URL = os.environ.get(
     "JINGTU_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 UNDER_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 BACKENDS = ["sqlite", "postgres"]
+
+
+def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from sync code, even when an event loop is running here."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def _with_database(url: str, name: str) -> str:
@@ -40,6 +51,7 @@ class PostgresTemplates:
         self.template = f"{self.prefix}_tpl"
         self.created: list[str] = []
         self.error: str | None = None
+        self.has_sample = False
 
     async def _admin(self, *statements: str) -> None:
         import asyncpg
@@ -64,9 +76,23 @@ class PostgresTemplates:
         finally:
             await database.dispose()
 
-    async def new_database(self) -> str:
+    async def sample_template(self) -> str:
+        """A template with the Shigatse sample grid loaded, built on first use."""
+        name = f"{self.template}_sample"
+        if not self.has_sample:
+            await self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+            database = Database.from_url(_with_database(self.admin_url, name))
+            try:
+                await load_sample(database)
+            finally:
+                await database.dispose()
+            self.has_sample = True
+        return name
+
+    async def new_database(self, template: str | None = None) -> str:
         name = f"{self.prefix}_{len(self.created)}"
-        await self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        source = template or self.template
+        await self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
         self.created.append(name)
         return _with_database(self.admin_url, name)
 
@@ -76,7 +102,10 @@ class PostgresTemplates:
 
     async def cleanup(self) -> None:
         if self.error is None:
-            await self._admin(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)')
+            await self._admin(
+                f'DROP DATABASE IF EXISTS "{self.template}_sample" WITH (FORCE)',
+                f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)',
+            )
 
 
 @pytest.fixture(scope="session")
@@ -88,16 +117,16 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         await migrate.upgrade(database)
         await database.dispose()
 
-    asyncio.run(build())
+    run_blocking(build())
     return path
 
 
 @pytest.fixture(scope="session")
 def postgres_templates() -> Iterator[PostgresTemplates]:
     templates = PostgresTemplates(POSTGRES_URL)
-    asyncio.run(templates.prepare())
+    run_blocking(templates.prepare())
     yield templates
-    asyncio.run(templates.cleanup())
+    run_blocking(templates.cleanup())
 
 
 def require_postgres(templates: PostgresTemplates) -> None:
@@ -140,3 +169,39 @@ async def database(database_url: str) -> AsyncIterator[Database]:
         yield db
     finally:
         await db.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_sample_template(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Path:
+    path = tmp_path_factory.mktemp("sample") / "sample.db"
+    shutil.copyfile(sqlite_template, path)
+
+    async def build() -> None:
+        database = Database.from_url(f"sqlite+aiosqlite:///{path}")
+        await load_sample(database)
+        await database.dispose()
+
+    run_blocking(build())
+    return path
+
+
+@pytest.fixture
+async def sample_database_url(
+    backend: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    postgres_templates: PostgresTemplates,
+) -> AsyncIterator[str]:
+    """A fresh database with the Shigatse sample grid and roster already loaded."""
+    if backend == "sqlite":
+        template = request.getfixturevalue("sqlite_sample_template")
+        path = tmp_path / "jingtu.db"
+        shutil.copyfile(template, path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    require_postgres(postgres_templates)
+    url = await postgres_templates.new_database(await postgres_templates.sample_template())
+    try:
+        yield url
+    finally:
+        await postgres_templates.drop(url)

@@ -109,6 +109,8 @@ class GridIndex:
     _refs: list[CellRef] = field(repr=False)
     _tree: shapely.STRtree = field(repr=False)
     _depths: np.ndarray = field(repr=False)
+    _children: dict[str | None, list[CellRef]] = field(repr=False, default_factory=dict)
+    _position: dict[str, int] = field(repr=False, default_factory=dict)
 
     @classmethod
     def build(cls, shapes: Iterable[CellShape], *, datum: Datum = Datum.WGS84) -> GridIndex:
@@ -119,6 +121,9 @@ class GridIndex:
             geoms.append(shape.geometry)
         shapely.prepare(geoms)
         depths = np.array([r.level.depth for r in refs], dtype=np.int8)
+        children: dict[str | None, list[CellRef]] = {}
+        for ref in sorted(refs, key=lambda r: r.code):
+            children.setdefault(ref.parent_code, []).append(ref)
         return cls(
             datum=datum,
             cells={r.code: r for r in refs},
@@ -126,10 +131,24 @@ class GridIndex:
             _refs=refs,
             _tree=shapely.STRtree(geoms),
             _depths=depths,
+            _children=children,
+            _position={r.code: i for i, r in enumerate(refs)},
         )
 
     def __len__(self) -> int:
         return len(self._refs)
+
+    def children(self, code: str | None) -> list[CellRef]:
+        """The cells directly under `code` (the top-level cells for None), by code."""
+        return list(self._children.get(code, ()))
+
+    def at_level(self, level: Level) -> list[CellRef]:
+        return sorted((r for r in self._refs if r.level == level), key=lambda r: r.code)
+
+    def representative_point(self, code: str) -> LatLon:
+        """A point guaranteed inside the cell (for reports placed by picking a village)."""
+        point = self._geoms[self._position[code]].representative_point()
+        return LatLon(point.y, point.x)
 
     def chain_of(self, code: str) -> tuple[CellRef, ...]:
         """The cell and its ancestors, deepest first."""

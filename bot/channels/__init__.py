@@ -1,0 +1,1 @@
+"""One module per platform: turn platform updates into Inbound, render Replies back."""

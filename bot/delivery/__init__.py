@@ -1,0 +1,1 @@
+"""Getting messages out: the outbox, senders per channel, retries and rate limits."""

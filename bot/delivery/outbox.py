@@ -1,0 +1,267 @@
+"""The outbox: messages written in the transaction that caused them, sent afterwards.
+
+Rows move pending → sending (claimed, with a lease) → sent | dead. A claim is a lease: a process
+that dies mid-send leaves its rows `sending` with an expired lease, and the next drain sends them
+again — at-least-once, so a crash can duplicate at most the messages in flight at that moment.
+On PostgreSQL claims use FOR UPDATE SKIP LOCKED, so several processes drain without colliding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.db import Database
+from bot.storage.models import OutboxMessage, utcnow
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+class SendError(Exception):
+    """A send that failed; subclasses say whether to try again."""
+
+
+class RetryLater(SendError):
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentFailure(SendError):
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable  # the person blocked us or the chat is gone
+
+
+class Sender(Protocol):
+    async def send(self, chat_id: str, payload: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    channel: str
+    chat_id: str
+    payload: dict[str, Any]
+    dedupe_key: str | None = None
+    case_id: int | None = None
+
+
+def add_to_outbox(
+    session: AsyncSession,
+    envelopes: Iterable[Envelope],
+    *,
+    now: datetime,
+    claimed_for: timedelta | None = None,
+) -> list[OutboxMessage]:
+    """Stage messages in the caller's transaction.
+
+    With `claimed_for`, the rows are born claimed by this process (the caller sends them right
+    after commit); should it die first, the lease runs out and the drain sends them.
+    """
+    rows = []
+    for env in envelopes:
+        row = OutboxMessage(
+            channel=env.channel,
+            chat_id=env.chat_id,
+            payload=env.payload,
+            dedupe_key=env.dedupe_key,
+            case_id=env.case_id,
+            status="sending" if claimed_for else "pending",
+            next_attempt_at=now + claimed_for if claimed_for else now,
+            created_at=now,
+        )
+        session.add(row)
+        rows.append(row)
+    return rows
+
+
+def backoff_seconds(attempts: int) -> float:
+    return float(min(2 ** max(attempts - 1, 0) * 5, 600))
+
+
+UnreachableHook = Callable[[str, str], Awaitable[None]]
+
+
+class OutboxDispatcher:
+    """Sends outbox rows through the channel senders it knows."""
+
+    def __init__(
+        self,
+        database: Database,
+        senders: dict[str, Sender],
+        *,
+        clock: Clock = utcnow,
+        lease: timedelta = timedelta(seconds=120),
+        max_attempts: int = 8,
+        batch_size: int = 100,
+        concurrency: int = 8,
+        on_unreachable: UnreachableHook | None = None,
+    ) -> None:
+        self.database = database
+        self.senders = senders
+        self.clock = clock
+        self.lease = lease
+        self.max_attempts = max_attempts
+        self.batch_size = batch_size
+        self.concurrency = concurrency
+        self.on_unreachable = on_unreachable
+        self._wake = asyncio.Event()
+
+    def poke(self) -> None:
+        """Something new is waiting: drain now rather than at the next interval."""
+        self._wake.set()
+
+    async def claim_due(self, limit: int | None = None) -> list[OutboxMessage]:
+        now = self.clock()
+        async with self.database.transaction() as session:
+            query = (
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.status.in_(("pending", "sending")),
+                    OutboxMessage.next_attempt_at <= now,
+                    OutboxMessage.channel.in_(sorted(self.senders)),
+                )
+                .order_by(OutboxMessage.id)
+                .limit(limit or self.batch_size)
+            )
+            if self.database.is_postgres:
+                query = query.with_for_update(skip_locked=True)
+            rows = list((await session.scalars(query)).all())
+            if rows:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_([r.id for r in rows]))
+                    .values(status="sending", next_attempt_at=now + self.lease)
+                )
+        return rows
+
+    async def drain_once(self) -> int:
+        """Claim and send what is due; returns how many rows were attempted."""
+        rows = await self.claim_due()
+        if rows:
+            await self.send_rows(rows)
+        return len(rows)
+
+    async def drain_until_empty(self, max_rounds: int = 1000) -> int:
+        total = 0
+        for _ in range(max_rounds):
+            n = await self.drain_once()
+            total += n
+            if n == 0:
+                break
+        return total
+
+    async def send_rows(self, rows: Sequence[OutboxMessage]) -> None:
+        """Send claimed rows: one chat's messages in order, different chats concurrently."""
+        by_chat: dict[tuple[str, str], list[OutboxMessage]] = defaultdict(list)
+        for row in rows:
+            by_chat[(row.channel, row.chat_id)].append(row)
+        limiter = asyncio.Semaphore(self.concurrency)
+        results: list[tuple[int, str, str, float | None, bool]] = []
+
+        async def send_chat(items: list[OutboxMessage]) -> None:
+            async with limiter:
+                for row in items:
+                    results.append(await self._send_one(row))
+
+        await asyncio.gather(*(send_chat(items) for items in by_chat.values()))
+        await self._record(rows, results)
+
+    async def _send_one(self, row: OutboxMessage) -> tuple[int, str, str, float | None, bool]:
+        """(id, outcome, error, retry_after, unreachable) for one row."""
+        sender = self.senders.get(row.channel)
+        if sender is None:
+            return row.id, "retry", f"no sender for channel {row.channel}", None, False
+        try:
+            await sender.send(row.chat_id, row.payload)
+        except RetryLater as exc:
+            return row.id, "retry", str(exc)[:400], exc.retry_after, False
+        except PermanentFailure as exc:
+            return row.id, "dead", str(exc)[:400], None, exc.unreachable
+        except Exception as exc:  # an unexpected failure is retried, never lost
+            log.exception("outbox %s: unexpected send failure", row.id)
+            return row.id, "retry", f"{type(exc).__name__}: {exc}"[:400], None, False
+        return row.id, "sent", "", None, False
+
+    async def _record(
+        self,
+        rows: Sequence[OutboxMessage],
+        results: list[tuple[int, str, str, float | None, bool]],
+    ) -> None:
+        now = self.clock()
+        attempts = {r.id: r.attempts for r in rows}
+        unreachable: set[tuple[str, str]] = set()
+        chat_of = {r.id: (r.channel, r.chat_id) for r in rows}
+        sent_ids = [rid for rid, outcome, *_ in results if outcome == "sent"]
+        async with self.database.transaction() as session:
+            if sent_ids:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_(sent_ids))
+                    .values(status="sent", sent_at=now, last_error="")
+                )
+            for rid, outcome, error, retry_after, gone in results:
+                if outcome == "sent":
+                    continue
+                tries = attempts[rid] + 1
+                if outcome == "dead" or tries >= self.max_attempts:
+                    values: dict[str, Any] = {"status": "dead", "attempts": tries}
+                else:
+                    delay = retry_after if retry_after is not None else backoff_seconds(tries)
+                    values = {
+                        "status": "pending",
+                        "attempts": tries,
+                        "next_attempt_at": now + timedelta(seconds=delay),
+                    }
+                values["last_error"] = error
+                await session.execute(
+                    update(OutboxMessage).where(OutboxMessage.id == rid).values(**values)
+                )
+                if gone:
+                    unreachable.add(chat_of[rid])
+        if self.on_unreachable is not None:
+            for channel, chat_id in sorted(unreachable):
+                await self.on_unreachable(channel, chat_id)
+
+    async def send_now(self, ids: Sequence[int]) -> None:
+        """Send rows this process claimed at birth (replies to the person who just wrote)."""
+        if not ids:
+            return
+        async with self.database.reader() as session:
+            rows = list(
+                (
+                    await session.scalars(
+                        select(OutboxMessage)
+                        .where(OutboxMessage.id.in_(list(ids)), OutboxMessage.status == "sending")
+                        .order_by(OutboxMessage.id)
+                    )
+                ).all()
+            )
+        if rows:
+            await self.send_rows(rows)
+
+    async def run(self, stop: asyncio.Event, *, interval: float = 1.0) -> None:
+        """Drain forever: at once when poked, otherwise every `interval` seconds."""
+        while not stop.is_set():
+            # Clear before draining: a poke that arrives mid-drain must trigger another round.
+            self._wake.clear()
+            try:
+                while await self.drain_once():
+                    pass
+            except Exception:
+                log.exception("outbox drain failed; will try again")
+            waiter = asyncio.ensure_future(self._wake.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({waiter, stopper}, timeout=interval, return_when="FIRST_COMPLETED")
+            for task in (waiter, stopper):
+                task.cancel()

@@ -1,0 +1,244 @@
+"""One inbound event, one transaction: dedupe, who is it, what were we talking about, reply.
+
+The handler (channel-neutral conversation code in `handlers/`) receives a Turn: the person, their
+dialog state, the grid and a way to reply. Everything it changes, the replies it writes and the
+notifications it stages for others commit together, or not at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.delivery.outbox import Envelope, OutboxDispatcher, add_to_outbox
+from bot.domain.grid import GridIndex
+from bot.services.people import get_or_create_person
+from bot.storage.db import Database, insert_ignore
+from bot.storage.models import Dialog, Person, ProcessedUpdate, utcnow
+from handlers.contract import Inbound, Outcome, Reply
+from messages import Translator, normalize_locale
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class DialogState:
+    flow: str = ""
+    step: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def start(self, flow: str, step: str, **data: Any) -> None:
+        self.flow, self.step, self.data = flow, step, dict(data)
+
+    def clear(self) -> None:
+        self.flow, self.step, self.data = "", "", {}
+
+    @property
+    def active(self) -> bool:
+        return bool(self.flow)
+
+
+@dataclass
+class Turn:
+    """Everything a handler may use while handling one inbound event."""
+
+    session: AsyncSession
+    settings: Settings
+    grid: GridIndex
+    person: Person
+    dialog: DialogState
+    now: datetime
+    channel: str
+    chat_id: str
+    replies: list[Reply] = field(default_factory=list)
+    notifications: list[Envelope] = field(default_factory=list)
+
+    @property
+    def locale(self) -> str:
+        return self.person.locale or self.settings.default_locale
+
+    @property
+    def t(self) -> Translator:
+        return Translator(self.locale)
+
+    def reply(self, reply: Reply | str) -> None:
+        self.replies.append(Reply(reply) if isinstance(reply, str) else reply)
+
+    def notify(self, envelope: Envelope) -> None:
+        self.notifications.append(envelope)
+
+
+Handler = Callable[[Turn, Inbound], Awaitable[None]]
+
+
+class ConversationService:
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        grid: Callable[[], GridIndex],
+        handler: Handler,
+        *,
+        dispatcher: OutboxDispatcher | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.database = database
+        self.settings = settings
+        self.grid = grid
+        self.handler = handler
+        self.dispatcher = dispatcher
+        self.clock = clock
+        # Replies are born claimed for this long; the drain resends them if we die first.
+        self.reply_lease = timedelta(seconds=60)
+        self.handled = 0  # events fully handled (replies sent), for progress and benchmarks
+        self._handled_changed = asyncio.Condition()
+
+    async def wait_handled(self, count: int, timeout: float = 10.0) -> None:
+        """Wait until at least `count` events have been handled since start."""
+
+        async def reached() -> None:
+            async with self._handled_changed:
+                await self._handled_changed.wait_for(lambda: self.handled >= count)
+
+        await asyncio.wait_for(reached(), timeout)
+
+    async def process(self, inbound: Inbound) -> Outcome:
+        """Handle one event and send the replies; a redelivered update does nothing."""
+        try:
+            outcome, notified = await self._process_in_transaction(inbound)
+        except Exception:
+            log.exception("handling %s update %s failed", inbound.channel, inbound.update_id)
+            outcome, notified = await self._apologise(inbound), False
+        if self.dispatcher is not None:
+            await self.dispatcher.send_now(outcome.reply_ids)
+            if notified:
+                self.dispatcher.poke()
+        async with self._handled_changed:
+            self.handled += 1
+            self._handled_changed.notify_all()
+        return outcome
+
+    async def _process_in_transaction(self, inbound: Inbound) -> tuple[Outcome, bool]:
+        now = self.clock()
+        async with self.database.transaction() as session:
+            if inbound.update_id is not None:
+                fresh = await insert_ignore(
+                    session,
+                    ProcessedUpdate,
+                    {
+                        "channel": inbound.channel,
+                        "update_id": inbound.update_id,
+                        "processed_at": now,
+                    },
+                )
+                if not fresh:
+                    return Outcome(duplicate=True), False
+            person = await get_or_create_person(
+                session,
+                channel=inbound.channel,
+                user_id=inbound.user_id,
+                chat_id=inbound.chat_id,
+                display_name=inbound.display_name,
+            )
+            stored = await session.get(Dialog, person.id)
+            dialog = (
+                # A deep copy: the stored JSON must not be mutated in place, or the ORM would
+                # see no change to write back.
+                DialogState(stored.flow, stored.step, copy.deepcopy(stored.data or {}))
+                if stored
+                else DialogState()
+            )
+            turn = Turn(
+                session=session,
+                settings=self.settings,
+                grid=self.grid(),
+                person=person,
+                dialog=dialog,
+                now=now,
+                channel=inbound.channel,
+                chat_id=inbound.chat_id,
+            )
+            if person.locale is None and inbound.language_code:
+                # A first guess from the platform; /start and /language let the person choose.
+                person.locale = normalize_locale(
+                    inbound.language_code, self.settings.default_locale
+                )
+            await self.handler(turn, inbound)
+            await self._save_dialog(session, person.id, stored, dialog, now)
+            rows = add_to_outbox(
+                session,
+                [Envelope(inbound.channel, inbound.chat_id, r.to_payload()) for r in turn.replies],
+                now=now,
+                claimed_for=self.reply_lease,
+            )
+            add_to_outbox(session, turn.notifications, now=now)
+            await session.flush()
+            return Outcome(reply_ids=[r.id for r in rows]), bool(turn.notifications)
+
+    @staticmethod
+    async def _save_dialog(
+        session: AsyncSession,
+        person_id: int,
+        stored: Dialog | None,
+        dialog: DialogState,
+        now: datetime,
+    ) -> None:
+        if not dialog.active:
+            if stored is not None:
+                await session.execute(delete(Dialog).where(Dialog.person_id == person_id))
+            return
+        if stored is None:
+            session.add(
+                Dialog(
+                    person_id=person_id,
+                    flow=dialog.flow,
+                    step=dialog.step,
+                    data=dialog.data,
+                    updated_at=now,
+                )
+            )
+        else:
+            stored.flow, stored.step = dialog.flow, dialog.step
+            stored.data = copy.deepcopy(dialog.data)
+            stored.updated_at = now
+
+    async def _apologise(self, inbound: Inbound) -> Outcome:
+        """Something broke: tell the person, in their language, and change nothing else."""
+        now = self.clock()
+        try:
+            async with self.database.transaction() as session:
+                person = await get_or_create_person(
+                    session,
+                    channel=inbound.channel,
+                    user_id=inbound.user_id,
+                    chat_id=inbound.chat_id,
+                )
+                t = Translator(person.locale or self.settings.default_locale)
+                rows = add_to_outbox(
+                    session,
+                    [
+                        Envelope(
+                            inbound.channel,
+                            inbound.chat_id,
+                            Reply(t("error-internal")).to_payload(),
+                        )
+                    ],
+                    now=now,
+                    claimed_for=self.reply_lease,
+                )
+                await session.flush()
+                return Outcome(reply_ids=[r.id for r in rows])
+        except Exception:
+            log.exception("could not even apologise to %s:%s", inbound.channel, inbound.user_id)
+            return Outcome()

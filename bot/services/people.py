@@ -1,0 +1,53 @@
+"""People: who is writing, in which language, and whether we can still reach them."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.db import Database, insert_ignore
+from bot.storage.models import Person
+
+
+async def get_or_create_person(
+    session: AsyncSession,
+    *,
+    channel: str,
+    user_id: str,
+    chat_id: str,
+    display_name: str = "",
+) -> Person:
+    # Insert-or-ignore first, so two concurrent first messages cannot create two people.
+    await insert_ignore(
+        session,
+        Person,
+        {
+            "channel": channel,
+            "channel_user_id": user_id,
+            "chat_id": chat_id,
+            "display_name": display_name[:200],
+            "reachable": True,
+        },
+    )
+    person = (
+        await session.scalars(
+            select(Person).where(Person.channel == channel, Person.channel_user_id == user_id)
+        )
+    ).one()
+    if person.chat_id != chat_id:
+        person.chat_id = chat_id
+    if display_name and person.display_name != display_name[:200]:
+        person.display_name = display_name[:200]
+    if not person.reachable:
+        person.reachable = True  # they wrote to us, so they have unblocked the bot
+    return person
+
+
+async def mark_unreachable(database: Database, channel: str, chat_id: str) -> None:
+    """The platform said this chat is gone (blocked the bot, deleted the account)."""
+    async with database.transaction() as session:
+        await session.execute(
+            update(Person)
+            .where(Person.channel == channel, Person.chat_id == chat_id)
+            .values(reachable=False)
+        )

@@ -1,0 +1,317 @@
+"""Residents' reports: rate limit, duplicate detection, case numbers, routing, notification."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain import categories
+from bot.domain.cases import OPEN_STATUSES, DeadlinePolicy, Status, format_case_number
+from bot.domain.geo import haversine_m
+from bot.domain.grid import CellRef, GridIndex, Level
+from bot.services import notify
+from bot.services.conversation import Turn
+from bot.storage.db import insert_ignore
+from bot.storage.models import Case, CaseCounter, CaseEvent, CasePhoto, CaseReporter
+
+MAX_PHOTOS = 3
+MIN_DESCRIPTION = 5
+MAX_DESCRIPTION = 2000
+
+
+@dataclass
+class ReportDraft:
+    """What the dialog collected; validated again here, never trusted."""
+
+    category: str
+    description: str
+    lat: float  # grid datum
+    lon: float
+    cell_code: str
+    location_source: str = "gps"
+    photos: list[str] = field(default_factory=list)
+    anonymous: bool = True
+    emergency: bool = False
+
+    @classmethod
+    def from_dialog(cls, data: dict[str, Any]) -> ReportDraft:
+        return cls(
+            category=str(data["category"]),
+            description=str(data["description"]),
+            lat=float(data["lat"]),
+            lon=float(data["lon"]),
+            cell_code=str(data["cell"]),
+            location_source=str(data.get("location_source", "gps")),
+            photos=[str(p) for p in data.get("photos", [])][:MAX_PHOTOS],
+            anonymous=bool(data.get("anonymous", True)),
+            emergency=bool(data.get("emergency", False)),
+        )
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    case: Case
+    joined: bool  # joined an existing case rather than opening one
+    responsible: CellRef  # the cell whose supervisors were told
+    urgent: bool
+
+
+class ReportRefused(Exception):
+    """The report cannot be accepted; `key` names the message that says why."""
+
+    def __init__(self, key: str, **args: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.args_for_message = args
+
+
+def deadline_policy(turn: Turn) -> DeadlinePolicy:
+    s = turn.settings
+    return DeadlinePolicy(
+        ack_hours=s.ack_hours,
+        ack_hours_urgent=s.ack_hours_urgent,
+        resolve_days=s.resolve_days,
+        follow_up_days=s.follow_up_days,
+        follow_up_answer_days=s.follow_up_answer_days,
+        working_days=s.working_days,
+    )
+
+
+async def reports_in_last_hour(session: AsyncSession, person_id: int, now: datetime) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(CaseReporter)
+        .where(
+            CaseReporter.person_id == person_id, CaseReporter.joined_at > now - timedelta(hours=1)
+        )
+    )
+    return int(count or 0)
+
+
+async def check_rate_limit(turn: Turn) -> None:
+    limit = turn.settings.report_rate_per_hour
+    if await reports_in_last_hour(turn.session, turn.person.id, turn.now) >= limit:
+        raise ReportRefused("report-rate-limited", limit=limit)
+
+
+async def next_case_number(session: AsyncSession, year: int) -> str:
+    # Serialised by the row lock the UPDATE takes; the insert only races on a year's first case.
+    await insert_ignore(session, CaseCounter, {"year": year, "last_seq": 0})
+    result = await session.execute(
+        update(CaseCounter)
+        .where(CaseCounter.year == year)
+        .values(last_seq=CaseCounter.last_seq + 1)
+        .returning(CaseCounter.last_seq)
+    )
+    return format_case_number(year, int(result.scalar_one()))
+
+
+async def find_nearby_open_case(turn: Turn, draft: ReportDraft) -> Case | None:
+    radius = turn.settings.duplicate_radius_m
+    since = turn.now - timedelta(hours=turn.settings.duplicate_window_hours)
+    d_lat = radius / 111_000.0
+    d_lon = radius / (111_000.0 * max(math.cos(math.radians(draft.lat)), 0.01))
+    candidates = (
+        await turn.session.scalars(
+            select(Case).where(
+                Case.category == draft.category,
+                Case.status.in_([s.value for s in OPEN_STATUSES]),
+                Case.created_at >= since,
+                Case.lat.between(draft.lat - d_lat, draft.lat + d_lat),
+                Case.lon.between(draft.lon - d_lon, draft.lon + d_lon),
+            )
+        )
+    ).all()
+    best: tuple[float, Case] | None = None
+    for case in candidates:
+        distance = haversine_m(draft.lat, draft.lon, case.lat, case.lon)
+        if distance <= radius and (best is None or distance < best[0]):
+            best = (distance, case)
+    return best[1] if best else None
+
+
+def validate_draft(grid: GridIndex, draft: ReportDraft) -> None:
+    if categories.get(draft.category) is None:
+        raise ReportRefused("report-invalid-draft")
+    if not MIN_DESCRIPTION <= len(draft.description.strip()) <= MAX_DESCRIPTION:
+        raise ReportRefused("report-invalid-draft")
+    if draft.cell_code not in grid.cells:
+        raise ReportRefused("report-invalid-draft")
+
+
+async def submit_report(turn: Turn, draft: ReportDraft) -> SubmitResult:
+    """Store the report as a case (or join a nearby open one) and tell the supervisors."""
+    validate_draft(turn.grid, draft)
+    await check_rate_limit(turn)
+    session = turn.session
+    category = categories.BY_CODE[draft.category]
+    urgent = category.urgent or draft.emergency
+
+    existing = await find_nearby_open_case(turn, draft)
+    if existing is not None:
+        return await _join_case(turn, existing, draft, urgent)
+
+    chain = turn.grid.chain_of(draft.cell_code)
+    responsible = await notify.first_staffed(session, chain) or chain[-1]
+    year = turn.now.astimezone(turn.settings.tz).year
+    policy = deadline_policy(turn)
+    case = Case(
+        number=await next_case_number(session, year),
+        category=category.code,
+        description=draft.description.strip(),
+        urgent=urgent,
+        status=Status.ASSIGNED.value,
+        lat=draft.lat,
+        lon=draft.lon,
+        location_source=draft.location_source,
+        origin_cell_code=draft.cell_code,
+        cell_code=responsible.code,
+        reporter_id=turn.person.id,
+        anonymous=draft.anonymous,
+        reporter_count=1,
+        created_at=turn.now,
+        updated_at=turn.now,
+        ack_due_at=policy.ack_due(
+            turn.now,
+            level=responsible.level.value,
+            category=category.code,
+            urgent=urgent,
+            is_workday=notify.is_workday,
+        ),
+        resolve_due_at=policy.resolve_due(
+            turn.now,
+            level=responsible.level.value,
+            category=category.code,
+            is_workday=notify.is_workday,
+        ),
+    )
+    session.add(case)
+    await session.flush()
+    session.add(
+        CaseReporter(
+            case_id=case.id,
+            person_id=turn.person.id,
+            anonymous=draft.anonymous,
+            original=True,
+            joined_at=turn.now,
+        )
+    )
+    for photo in draft.photos[:MAX_PHOTOS]:
+        session.add(CasePhoto(case_id=case.id, kind="report", channel=turn.channel, file_ref=photo))
+    session.add_all(
+        [
+            CaseEvent(
+                case_id=case.id,
+                kind="created",
+                actor_kind="resident",
+                actor_id=turn.person.id,
+                to_status=Status.NEW.value,
+                to_cell=draft.cell_code,
+                at=turn.now,
+            ),
+            CaseEvent(
+                case_id=case.id,
+                kind="assigned",
+                actor_kind="system",
+                from_status=Status.NEW.value,
+                to_status=Status.ASSIGNED.value,
+                to_cell=responsible.code,
+                at=turn.now,
+                data={"urgent": urgent, "location_source": draft.location_source},
+            ),
+        ]
+    )
+    await session.flush()
+    recipients = await notify.supervisor_targets(session, [responsible.code])
+    if urgent:
+        county = next((c for c in chain if c.level == Level.COUNTY), None)
+        if county is not None and county.code != responsible.code:
+            recipients += await notify.supervisor_targets(session, [county.code])
+    for envelope in notify.new_case_envelopes(
+        case, turn, recipients, photos=draft.photos, reporter_name=_reporter_name(turn, draft)
+    ):
+        turn.notify(envelope)
+    return SubmitResult(case=case, joined=False, responsible=responsible, urgent=urgent)
+
+
+def _reporter_name(turn: Turn, draft: ReportDraft) -> str | None:
+    if draft.anonymous:
+        return None
+    return turn.person.display_name or f"{turn.channel}:{turn.person.channel_user_id}"
+
+
+async def _join_case(turn: Turn, case: Case, draft: ReportDraft, urgent: bool) -> SubmitResult:
+    session = turn.session
+    already = await session.get(CaseReporter, (case.id, turn.person.id))
+    if already is None:
+        session.add(
+            CaseReporter(
+                case_id=case.id,
+                person_id=turn.person.id,
+                anonymous=draft.anonymous,
+                original=False,
+                joined_at=turn.now,
+            )
+        )
+        case.reporter_count += 1
+    for photo in draft.photos[:MAX_PHOTOS]:
+        session.add(CasePhoto(case_id=case.id, kind="report", channel=turn.channel, file_ref=photo))
+    escalate_urgency = urgent and not case.urgent
+    if escalate_urgency:
+        case.urgent = True
+    case.updated_at = turn.now
+    session.add(
+        CaseEvent(
+            case_id=case.id,
+            kind="joined",
+            actor_kind="resident",
+            actor_id=turn.person.id,
+            note=draft.description.strip()[:MAX_DESCRIPTION],
+            at=turn.now,
+            data={"reporters": case.reporter_count, "urgent": urgent},
+        )
+    )
+    await session.flush()
+    responsible = (
+        turn.grid.cells.get(case.cell_code) or turn.grid.chain_of(case.origin_cell_code)[0]
+    )
+    recipients = await notify.supervisor_targets(session, [case.cell_code])
+    for envelope in notify.joined_case_envelopes(
+        case,
+        turn,
+        recipients,
+        description=draft.description.strip(),
+        reporter_name=_reporter_name(turn, draft),
+    ):
+        turn.notify(envelope)
+    return SubmitResult(case=case, joined=True, responsible=responsible, urgent=case.urgent)
+
+
+async def cases_of_reporter(session: AsyncSession, person_id: int, limit: int = 20) -> list[Case]:
+    return list(
+        (
+            await session.scalars(
+                select(Case)
+                .join(CaseReporter, CaseReporter.case_id == Case.id)
+                .where(CaseReporter.person_id == person_id)
+                .order_by(Case.created_at.desc(), Case.id.desc())
+                .limit(limit)
+            )
+        ).all()
+    )
+
+
+async def case_for_reporter(session: AsyncSession, person_id: int, number: str) -> Case | None:
+    """The case numbered `number` if this person reported it; None otherwise (no leak either way)."""
+    return (
+        await session.scalars(
+            select(Case)
+            .join(CaseReporter, CaseReporter.case_id == Case.id)
+            .where(CaseReporter.person_id == person_id, Case.number == number)
+        )
+    ).first()

@@ -1,0 +1,1 @@
+"""aiohttp: webhook mount points and health."""
