@@ -15,12 +15,14 @@ from collections.abc import Callable
 from datetime import datetime
 
 from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.channels.console import ConsoleChannel, ConsoleSender
 from bot.config import Settings, redact_url
 from bot.delivery.outbox import OutboxDispatcher, Sender
 from bot.domain.grid import GridIndex
 from bot.logs import configure_logging
+from bot.scheduler import PeriodicJob, build_scheduler
 from bot.services import people
 from bot.services.conversation import ConversationService
 from bot.services.grid import load_grid_index
@@ -59,11 +61,20 @@ class Jingtu:
             dispatcher=self.dispatcher,
             clock=clock,
         )
+        # Periodic jobs the scheduler runs; features append theirs in `_register_features`.
+        self.periodic_jobs: list[PeriodicJob] = [
+            PeriodicJob("outbox-retry", self.dispatcher.drain_until_empty, 5.0),
+        ]
+        self._register_features()
+        self.scheduler: AsyncIOScheduler | None = None
         self.console_sender: ConsoleSender | None = None
         self.telegram: object | None = None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._web_runner: web.AppRunner | None = None
+
+    def _register_features(self) -> None:
+        """Wire the feature services that need periodic work or hooks (one line each)."""
 
     async def _unreachable(self, channel: str, chat_id: str) -> None:
         await people.mark_unreachable(self.database, channel, chat_id)
@@ -93,6 +104,8 @@ class Jingtu:
             await self.telegram.start()  # type: ignore[attr-defined]
         if background:
             self._tasks.append(asyncio.create_task(self.dispatcher.run(self._stop)))
+            self.scheduler = build_scheduler(self.periodic_jobs, timezone=self.settings.timezone)
+            self.scheduler.start()
         if web_server:
             adders = []
             if self.telegram is not None and self.settings.telegram_mode == "webhook":
@@ -102,6 +115,9 @@ class Jingtu:
 
     async def stop(self) -> None:
         self._stop.set()
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
         for task in self._tasks:
             try:
                 await asyncio.wait_for(task, timeout=10)

@@ -1,0 +1,48 @@
+"""APScheduler 3: the periodic jobs (deadline sweeps, campaign firing, outbox retries).
+
+Durable timers are columns swept on a schedule, never one in-memory job per case; each job
+function is idempotent and safe to run in several processes (they claim rows with
+FOR UPDATE SKIP LOCKED or hold a leader lease), so the scheduler itself needs no job store.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str
+    run: Callable[[], Awaitable[object]]
+    interval_seconds: float
+
+
+def build_scheduler(jobs: list[PeriodicJob], *, timezone: str) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone=timezone)
+    for job in jobs:
+        scheduler.add_job(
+            _logged(job),
+            "interval",
+            seconds=job.interval_seconds,
+            id=job.name,
+            max_instances=1,  # a slow sweep is never overlapped by the next
+            coalesce=True,  # after a pause, run once, not once per missed interval
+            misfire_grace_time=None,
+        )
+    return scheduler
+
+
+def _logged(job: PeriodicJob) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        try:
+            await job.run()
+        except Exception:
+            log.exception("periodic job %s failed; it runs again at the next interval", job.name)
+
+    return run

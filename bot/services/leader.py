@@ -1,0 +1,51 @@
+"""A lease in the database so that, of several processes, exactly one runs a periodic job.
+
+Portable (SQLite and PostgreSQL): the lock row is taken by an INSERT that only one process can
+win, or by an UPDATE that only succeeds when the previous holder's lease has run out. Holders renew
+the lease each time they run; a dead holder's lease expires and another process takes over.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+
+from bot.storage.db import Database, insert_ignore
+from bot.storage.models import LeaderLock
+
+
+def process_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+async def try_acquire(
+    database: Database, name: str, holder: str, *, now: datetime, lease: timedelta
+) -> bool:
+    """True when `holder` holds `name` until now + lease (newly taken or renewed)."""
+    async with database.transaction() as session:
+        if await insert_ignore(
+            session, LeaderLock, {"name": name, "holder": holder, "expires_at": now + lease}
+        ):
+            return True
+        result = await session.execute(
+            update(LeaderLock)
+            .where(
+                LeaderLock.name == name,
+                (LeaderLock.holder == holder) | (LeaderLock.expires_at <= now),
+            )
+            .values(holder=holder, expires_at=now + lease)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+async def release(database: Database, name: str, holder: str, *, now: datetime) -> None:
+    async with database.transaction() as session:
+        await session.execute(
+            update(LeaderLock)
+            .where(LeaderLock.name == name, LeaderLock.holder == holder)
+            .values(expires_at=now)
+        )
