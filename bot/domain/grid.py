@@ -1,16 +1,21 @@
 """The supervision grid: levels, the cell hierarchy and point-to-cell routing.
 
-Routing queries a shapely 2 STRtree with the *point* as the query geometry and the predicate
-``within``/``covered_by`` from the point's side would be wrong-way round: STRtree.query(geom,
-predicate=P) evaluates ``P(geom, tree_geom)``, so asking which polygons a point lies in is
-``predicate="covered_by"`` (point covered by polygon — true on the boundary too). ``contains``
-would ask whether the point contains a polygon, and silently find nothing.
+Predicate direction matters: ``STRtree.query(geom, predicate=P)`` evaluates ``P(geom, tree_geom)``,
+so asking which polygons a point lies in is ``predicate="covered_by"`` (point covered by polygon,
+true on the boundary too); ``contains`` would ask whether the point contains a polygon and
+silently find nothing.
+
+Routing does not use the predicate form, though: shapely prepares the *query* geometry for it,
+which for a point is useless, and then tests the raw polygon (the city outline has ~8,000
+vertices). Instead the tree answers by bounding box only, the candidates are ranked deepest level
+first (smallest code among equals, so a border point always resolves the same way), and each is
+tested with the cell's own *prepared* polygon ``covers`` the point — the first hit wins.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -99,6 +104,60 @@ class RouteResult:
     nearest_chain: tuple[CellRef, ...] = ()  # the nearest cell and its ancestors, when outside
 
 
+def _point_maker() -> Callable[[float, float], shapely.Point]:
+    """The cheapest way to make a Point this shapely offers.
+
+    `shapely.Point(x, y)` spends half of a lookup's time validating its arguments; the ufunc it
+    ends up calling takes a coordinate pair directly. Fall back to the public constructor should a
+    future shapely move the ufunc.
+    """
+    ufunc = getattr(getattr(shapely, "lib", None), "points", None)
+    if ufunc is not None:
+        nan_policy = np.intc(0)
+        try:
+            probe = ufunc(np.array((1.0, 2.0)), nan_policy)
+            if isinstance(probe, shapely.Point) and (probe.x, probe.y) == (1.0, 2.0):
+                return lambda x, y: ufunc(np.array((x, y)), nan_policy)
+        except (TypeError, ValueError):
+            pass
+    return shapely.Point
+
+
+_make_point = _point_maker()
+
+
+@dataclass
+class LeafBuckets:
+    """Leaf cells by the uniform-grid buckets their bounding boxes touch, in routing rank order."""
+
+    min_x: float
+    min_y: float
+    size: float
+    buckets: dict[tuple[int, int], tuple[int, ...]]
+
+    @classmethod
+    def build(
+        cls, geoms: Sequence[BaseGeometry], leaves: Sequence[int], rank: np.ndarray
+    ) -> LeafBuckets:
+        bounds = shapely.bounds(np.asarray([geoms[i] for i in leaves], dtype=object))
+        min_x, min_y = float(bounds[:, 0].min()), float(bounds[:, 1].min())
+        width = float(bounds[:, 2].max()) - min_x
+        height = float(bounds[:, 3].max()) - min_y
+        # About four buckets per leaf: few candidates per bucket, few buckets per leaf.
+        size = max(math.sqrt(max(width * height, 1e-18) / (4 * len(leaves))), 1e-9)
+        lists: dict[tuple[int, int], list[int]] = {}
+        for leaf, (x0, y0, x1, y1) in zip(leaves, bounds.tolist(), strict=True):
+            for ix in range(int((x0 - min_x) // size), int((x1 - min_x) // size) + 1):
+                for iy in range(int((y0 - min_y) // size), int((y1 - min_y) // size) + 1):
+                    lists.setdefault((ix, iy), []).append(leaf)
+        buckets = {k: tuple(sorted(v, key=rank.__getitem__)) for k, v in lists.items()}
+        return cls(min_x, min_y, size, buckets)
+
+    def candidates(self, x: float, y: float) -> tuple[int, ...]:
+        key = (int((x - self.min_x) // self.size), int((y - self.min_y) // self.size))
+        return self.buckets.get(key, ())
+
+
 @dataclass
 class GridIndex:
     """An immutable in-memory index of the grid for point → cell lookups."""
@@ -111,6 +170,14 @@ class GridIndex:
     _depths: np.ndarray = field(repr=False)
     _children: dict[str | None, list[CellRef]] = field(repr=False, default_factory=dict)
     _position: dict[str, int] = field(repr=False, default_factory=dict)
+    # rank[i]: the order in which cell i is tried (deepest level first, then smallest code)
+    _rank: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, dtype=np.int64))
+    _geom_array: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, dtype=object))
+    _chains: dict[str, tuple[CellRef, ...]] = field(repr=False, default_factory=dict)
+    # Leaf cells (no children) hashed into a uniform grid of buckets by bounding box: a point's
+    # deepest cell is almost always a leaf, and a dictionary lookup finds its few candidates
+    # faster than a tree query can be called.
+    _buckets: LeafBuckets | None = field(repr=False, default=None)
 
     @classmethod
     def build(cls, shapes: Iterable[CellShape], *, datum: Datum = Datum.WGS84) -> GridIndex:
@@ -124,6 +191,12 @@ class GridIndex:
         children: dict[str | None, list[CellRef]] = {}
         for ref in sorted(refs, key=lambda r: r.code):
             children.setdefault(ref.parent_code, []).append(ref)
+        order = sorted(range(len(refs)), key=lambda i: (-refs[i].level.depth, refs[i].code))
+        rank = np.empty(len(refs), dtype=np.int64)
+        rank[order] = np.arange(len(refs), dtype=np.int64)
+        geom_array = np.empty(len(geoms), dtype=object)
+        geom_array[:] = geoms
+        leaves = [i for i, r in enumerate(refs) if r.code not in children]
         return cls(
             datum=datum,
             cells={r.code: r for r in refs},
@@ -133,6 +206,9 @@ class GridIndex:
             _depths=depths,
             _children=children,
             _position={r.code: i for i, r in enumerate(refs)},
+            _rank=rank,
+            _geom_array=geom_array,
+            _buckets=LeafBuckets.build(geoms, leaves, rank) if leaves else None,
         )
 
     def __len__(self) -> int:
@@ -151,7 +227,13 @@ class GridIndex:
         return LatLon(point.y, point.x)
 
     def chain_of(self, code: str) -> tuple[CellRef, ...]:
-        """The cell and its ancestors, deepest first."""
+        """The cell and its ancestors, deepest first (cached: the grid does not change)."""
+        cached = self._chains.get(code)
+        if cached is None:
+            cached = self._chains[code] = self._walk_up(code)
+        return cached
+
+    def _walk_up(self, code: str) -> tuple[CellRef, ...]:
         chain: list[CellRef] = []
         seen: set[str] = set()
         current: str | None = code
@@ -181,12 +263,23 @@ class GridIndex:
         """The deepest cell covering the point, its chain up to the city, or the nearest cell."""
         valid = validate_lat_lon(lat, lon)
         point = convert(valid.lat, valid.lon, source=datum or self.datum, target=self.datum)
-        geom = shapely.Point(point.lon, point.lat)
-        hits = self._tree.query(geom, predicate="covered_by")
-        if len(hits):
-            best = self._pick_deepest(hits)
-            return RouteResult(point=point, chain=self.chain_of(self._refs[best].code))
+        geom = _make_point(point.lon, point.lat)
+        found = self._first_covering(geom)
+        if found is not None:
+            return RouteResult(point=point, chain=self.chain_of(self._refs[found].code))
         return self._nearest(point, geom)
+
+    def _first_covering(self, geom: shapely.Point) -> int | None:
+        rank = self._rank
+        if self._buckets is not None:
+            for i in self._buckets.candidates(geom.x, geom.y):
+                if self._geoms[i].covers(geom):
+                    return i
+        # No leaf covers it (a grid imported without its lower levels): try every level.
+        for i in sorted(self._tree.query(geom).tolist(), key=rank.__getitem__):
+            if self._geoms[i].covers(geom):
+                return i
+        return None
 
     def route_many(self, points: Sequence[tuple[float, float]]) -> list[str | None]:
         """Bulk lookup (lat, lon in the grid's datum) → deepest cell code, vectorised in shapely."""
@@ -196,15 +289,17 @@ class GridIndex:
         if not np.all(np.isfinite(arr)):
             raise ValueError("coordinates must be finite numbers (no NaN or infinity)")
         geoms = shapely.points(arr[:, 1], arr[:, 0])
-        point_idx, tree_idx = self._tree.query(geoms, predicate="covered_by")
+        point_idx, tree_idx = self._tree.query(geoms)  # bounding boxes only
+        inside = shapely.covers(self._geom_array[tree_idx], geoms[point_idx])
+        point_idx, tree_idx = point_idx[inside], tree_idx[inside]
         result: list[str | None] = [None] * len(points)
-        best: dict[int, int] = {}
-        for p, t in zip(point_idx.tolist(), tree_idx.tolist(), strict=True):
-            b = best.get(p)
-            if b is None or self._pick_deepest((b, t)) == t:
-                best[p] = t
-        for p, t in best.items():
-            result[p] = self._refs[t].code
+        if len(point_idx):
+            # Per point, the covering cell of lowest rank (deepest, then smallest code).
+            order = np.lexsort((self._rank[tree_idx], point_idx))
+            point_idx, tree_idx = point_idx[order], tree_idx[order]
+            first = np.unique(point_idx, return_index=True)[1]
+            for p, t in zip(point_idx[first].tolist(), tree_idx[first].tolist(), strict=True):
+                result[p] = self._refs[t].code
         return result
 
     def _nearest(self, point: LatLon, geom: shapely.Point) -> RouteResult:

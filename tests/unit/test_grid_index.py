@@ -73,3 +73,25 @@ def test_routing_refuses_impossible_points(toy_grid, bad):
 def test_an_empty_grid_routes_nowhere():
     result = GridIndex.build([]).route(29.0, 88.0)
     assert not result.inside and result.nearest is None
+
+
+def test_a_county_imported_without_lower_levels_is_its_own_deepest_cell():
+    shapes = [
+        cell("C", Level.CITY, None, box(0, 0, 2, 2)),
+        cell("K0", Level.COUNTY, "C", box(0, 0, 1, 2)),
+        cell("K1", Level.COUNTY, "C", box(1, 0, 2, 2)),
+        cell("T0", Level.TOWNSHIP, "K0", box(0, 0, 1, 2)),
+    ]
+    index = GridIndex.build(shapes)
+    assert [c.code for c in index.route(0.5, 1.5).chain] == ["K1", "C"]
+    assert [c.code for c in index.route(0.5, 0.5).chain] == ["T0", "K0", "C"]
+
+
+def test_a_point_in_the_city_but_in_no_leaf_falls_back_to_the_level_above():
+    # A gap in the township layer: the city still answers for the point.
+    shapes = [
+        cell("C", Level.CITY, None, box(0, 0, 2, 2)),
+        cell("K0", Level.COUNTY, "C", box(0, 0, 1, 2)),
+    ]
+    index = GridIndex.build(shapes)
+    assert [c.code for c in index.route(0.5, 1.5).chain] == ["C"]
