@@ -131,6 +131,15 @@ class Jingtu:
             await self.telegram.stop()  # type: ignore[attr-defined]
         await self.database.dispose()
 
+    @property
+    def web_port(self) -> int | None:
+        """The port the web server listens on (the real one when WEB_PORT=0 asked for any)."""
+        if self._web_runner is None:
+            return None
+        for address in self._web_runner.addresses:
+            return int(address[1])
+        return None
+
     async def wait_for_stop(self) -> None:
         await self._stop.wait()
 

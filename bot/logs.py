@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from bot.config import Settings
 
-_TOKEN_LIKE = re.compile(r"\b\d{3,}:[A-Za-z0-9_-]{30,}\b")
+_TOKEN_LIKE = re.compile(r"(?<![0-9])\d{3,}:[A-Za-z0-9_-]{30,}")
 
 
 class RedactSecrets(logging.Filter):

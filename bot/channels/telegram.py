@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import warnings
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -150,7 +151,10 @@ class TelegramSender:
             elif len(reply.photos) > 1:
                 await bot.send_media_group(chat, [InputMediaPhoto(p) for p in reply.photos[:10]])
         except RetryAfter as exc:
-            delay = exc.retry_after
+            with warnings.catch_warnings():
+                # PTB 22 warns that the type will become timedelta; both are handled here.
+                warnings.simplefilter("ignore")
+                delay = exc.retry_after
             seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
             raise RetryLater(
                 f"429 flood control: retry after {seconds:g}s", retry_after=seconds
