@@ -124,6 +124,10 @@ class Jingtu:
             except (TimeoutError, asyncio.CancelledError):
                 task.cancel()
         self._tasks.clear()
+        try:
+            await self.dispatcher.flush_sent()
+        except Exception:
+            log.exception("could not record the last sent replies; they will be sent again")
         if self._web_runner is not None:
             await self._web_runner.cleanup()
             self._web_runner = None

@@ -101,5 +101,5 @@ class Reply:
 class Outcome:
     """What handling one Inbound produced: replies to the sender (already in the outbox)."""
 
-    reply_ids: list[int] = field(default_factory=list)
+    replies: list[Any] = field(default_factory=list)  # committed outbox rows, claimed by us
     duplicate: bool = False

@@ -7,6 +7,7 @@ outbox's retry rules (429 → retry after the time Telegram asks; 403 → the ch
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import warnings
@@ -26,7 +27,13 @@ from telegram import (
     Update,
 )
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    BaseUpdateProcessor,
+    ContextTypes,
+    TypeHandler,
+)
 
 from bot.config import Settings
 from bot.delivery.outbox import PermanentFailure, RetryLater
@@ -113,6 +120,38 @@ def inline_keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows)
 
 
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Updates of different chats concurrently, each chat's strictly in arrival order.
+
+    A person's dialog must see their messages in order, but one slow chat must not hold up the
+    others: while one chat's transaction commits or its reply is on the wire, the next chat's
+    update is already being handled.
+    """
+
+    def __init__(self, max_concurrent_updates: int = 64) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[object, asyncio.Lock] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        chat = update.effective_chat if isinstance(update, Update) else None
+        key = chat.id if chat is not None else None
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            if not lock.locked() and self._locks.get(key) is lock:
+                del self._locks[key]  # keep the table as small as the set of busy chats
+
+    async def initialize(self) -> None:
+        """Nothing to allocate."""
+
+    async def shutdown(self) -> None:
+        """Nothing to free."""
+
+
 class TelegramSender:
     """Sends one outbox payload to one chat; raises the outbox's error types."""
 
@@ -181,6 +220,7 @@ class TelegramChannel:
             .token(settings.telegram_bot_token)
             .base_url(settings.telegram_base_url)
             .base_file_url(settings.telegram_base_file_url)
+            .concurrent_updates(PerChatUpdateProcessor())
         )
         if settings.telegram_mode == "webhook":
             builder = builder.updater(None)  # updates arrive through our own web server

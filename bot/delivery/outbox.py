@@ -116,6 +116,9 @@ class OutboxDispatcher:
         self.concurrency = concurrency
         self.on_unreachable = on_unreachable
         self._wake = asyncio.Event()
+        # Successful sends are marked in batches: under load one UPDATE covers many replies.
+        self._sent_ids: list[int] = []
+        self._flush_lock = asyncio.Lock()
 
     def poke(self) -> None:
         """Something new is waiting: drain now rather than at the next interval."""
@@ -147,6 +150,7 @@ class OutboxDispatcher:
 
     async def drain_once(self) -> int:
         """Claim and send what is due; returns how many rows were attempted."""
+        await self.flush_sent()  # so no row sent a moment ago is claimed as unsent
         rows = await self.claim_due()
         if rows:
             await self.send_rows(rows)
@@ -161,8 +165,11 @@ class OutboxDispatcher:
                 break
         return total
 
-    async def send_rows(self, rows: Sequence[OutboxMessage]) -> None:
-        """Send claimed rows: one chat's messages in order, different chats concurrently."""
+    async def send_rows(self, rows: Sequence[OutboxMessage], *, coalesce: bool = False) -> None:
+        """Send claimed rows: one chat's messages in order, different chats concurrently.
+
+        With `coalesce`, successes are left for `flush_sent` to mark, in one batch.
+        """
         by_chat: dict[tuple[str, str], list[OutboxMessage]] = defaultdict(list)
         for row in rows:
             by_chat[(row.channel, row.chat_id)].append(row)
@@ -175,7 +182,31 @@ class OutboxDispatcher:
                     results.append(await self._send_one(row))
 
         await asyncio.gather(*(send_chat(items) for items in by_chat.values()))
-        await self._record(rows, results)
+        if coalesce:
+            # Marked sent by the drain loop's next round, together with everything else sent
+            # meanwhile. Should the process die first, the lease runs out and these few replies
+            # are sent again: at-least-once, the duplicates bounded by one round's replies.
+            self._sent_ids.extend(r[0] for r in results if r[1] == "sent")
+            results = [r for r in results if r[1] != "sent"]
+            if self._sent_ids:
+                self._wake.set()
+        if results:
+            await self._record(rows, results)
+
+    async def flush_sent(self) -> None:
+        """Mark every buffered successful send as sent, in one transaction."""
+        async with self._flush_lock:
+            if not self._sent_ids:
+                return
+            ids, self._sent_ids = self._sent_ids, []
+            now = self.clock()
+            async with self.database.transaction() as session:
+                for start in range(0, len(ids), 500):
+                    await session.execute(
+                        update(OutboxMessage)
+                        .where(OutboxMessage.id.in_(ids[start : start + 500]))
+                        .values(status="sent", sent_at=now, last_error="")
+                    )
 
     async def _send_one(self, row: OutboxMessage) -> tuple[int, str, str, float | None, bool]:
         """(id, outcome, error, retry_after, unreachable) for one row."""
@@ -233,22 +264,10 @@ class OutboxDispatcher:
             for channel, chat_id in sorted(unreachable):
                 await self.on_unreachable(channel, chat_id)
 
-    async def send_now(self, ids: Sequence[int]) -> None:
+    async def send_now(self, rows: Sequence[OutboxMessage]) -> None:
         """Send rows this process claimed at birth (replies to the person who just wrote)."""
-        if not ids:
-            return
-        async with self.database.reader() as session:
-            rows = list(
-                (
-                    await session.scalars(
-                        select(OutboxMessage)
-                        .where(OutboxMessage.id.in_(list(ids)), OutboxMessage.status == "sending")
-                        .order_by(OutboxMessage.id)
-                    )
-                ).all()
-            )
         if rows:
-            await self.send_rows(rows)
+            await self.send_rows(rows, coalesce=True)
 
     async def run(self, stop: asyncio.Event, *, interval: float = 1.0) -> None:
         """Drain forever: at once when poked, otherwise every `interval` seconds."""

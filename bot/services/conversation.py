@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -82,6 +82,32 @@ class Turn:
 Handler = Callable[[Turn, Inbound], Awaitable[None]]
 
 
+async def find_person_and_dialog(
+    session: AsyncSession, inbound: Inbound
+) -> tuple[Person | None, Dialog | None]:
+    """The person who wrote and their open dialog, in one query (the common, known-person case)."""
+    row = (
+        await session.execute(
+            select(Person, Dialog)
+            .outerjoin(Dialog, Dialog.person_id == Person.id)
+            .where(Person.channel == inbound.channel, Person.channel_user_id == inbound.user_id)
+        )
+    ).first()
+    if row is None:
+        return None, None
+    return row[0], row[1]
+
+
+def refresh_person(person: Person, inbound: Inbound) -> None:
+    if person.chat_id != inbound.chat_id:
+        person.chat_id = inbound.chat_id
+    name = inbound.display_name[:200]
+    if name and person.display_name != name:
+        person.display_name = name
+    if not person.reachable:
+        person.reachable = True  # they wrote to us, so they have unblocked the bot
+
+
 class ConversationService:
     def __init__(
         self,
@@ -121,7 +147,7 @@ class ConversationService:
             log.exception("handling %s update %s failed", inbound.channel, inbound.update_id)
             outcome, notified = await self._apologise(inbound), False
         if self.dispatcher is not None:
-            await self.dispatcher.send_now(outcome.reply_ids)
+            await self.dispatcher.send_now(outcome.replies)
             if notified:
                 self.dispatcher.poke()
         async with self._handled_changed:
@@ -144,14 +170,17 @@ class ConversationService:
                 )
                 if not fresh:
                     return Outcome(duplicate=True), False
-            person = await get_or_create_person(
-                session,
-                channel=inbound.channel,
-                user_id=inbound.user_id,
-                chat_id=inbound.chat_id,
-                display_name=inbound.display_name,
-            )
-            stored = await session.get(Dialog, person.id)
+            person, stored = await find_person_and_dialog(session, inbound)
+            if person is None:
+                person = await get_or_create_person(
+                    session,
+                    channel=inbound.channel,
+                    user_id=inbound.user_id,
+                    chat_id=inbound.chat_id,
+                    display_name=inbound.display_name,
+                )
+            else:
+                refresh_person(person, inbound)
             dialog = (
                 # A deep copy: the stored JSON must not be mutated in place, or the ORM would
                 # see no change to write back.
@@ -184,7 +213,7 @@ class ConversationService:
             )
             add_to_outbox(session, turn.notifications, now=now)
             await session.flush()
-            return Outcome(reply_ids=[r.id for r in rows]), bool(turn.notifications)
+            return Outcome(replies=rows), bool(turn.notifications)
 
     @staticmethod
     async def _save_dialog(
@@ -209,9 +238,10 @@ class ConversationService:
                 )
             )
         else:
-            stored.flow, stored.step = dialog.flow, dialog.step
-            stored.data = copy.deepcopy(dialog.data)
-            stored.updated_at = now
+            if (stored.flow, stored.step, stored.data) != (dialog.flow, dialog.step, dialog.data):
+                stored.flow, stored.step = dialog.flow, dialog.step
+                stored.data = copy.deepcopy(dialog.data)
+                stored.updated_at = now
 
     async def _apologise(self, inbound: Inbound) -> Outcome:
         """Something broke: tell the person, in their language, and change nothing else."""
@@ -238,7 +268,7 @@ class ConversationService:
                     claimed_for=self.reply_lease,
                 )
                 await session.flush()
-                return Outcome(reply_ids=[r.id for r in rows])
+                return Outcome(replies=rows)
         except Exception:
             log.exception("could not even apologise to %s:%s", inbound.channel, inbound.user_id)
             return Outcome()

@@ -1,0 +1,310 @@
+"""Ingest benchmark: report-dialog steps through Jingtu's Telegram path vs a bare PTB echo bot.
+
+Run ``.venv/bin/python bench/ingest.py`` (about a minute) or ``--quick``. Both bots are real
+python-telegram-bot 22 Applications polling the same in-process fake Bot API server over HTTP on
+loopback (tests/fakes/telegram_api.py), in the same run:
+
+* **Jingtu**: the whole Telegram path — update → Inbound → one SQLite transaction (dedupe, person,
+  stored draft, dialog step, outbox rows) → replies sent through the Bot API → marked sent;
+* **echo**: a MessageHandler/CallbackQueryHandler that answers each update with one sendMessage.
+
+Two measurements each:
+
+1. *throughput*: U users each run a whole report (8 steps: /report, group, category, description,
+   skip photos, location, anonymity, confirm), all updates queued at once; updates/s until every
+   one is handled;
+2. *latency at 100 steps/s*: updates pushed at a fixed 100/s; per update, time from push to
+   handled (replies sent); p50 and p99.
+
+Targets (issue 3, on SQLite): Jingtu ≥ 50% of the echo bot's throughput; p99 < 50 ms at 100/s.
+The figures are informational; the script always exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from telegram import Update
+from telegram.ext import (
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.app import Jingtu
+from bot.commands.grid import load_sample
+from bot.config import Settings
+from bot.storage import migrate
+from bot.storage.db import Database
+from handlers.contract import Inbound
+from tests.fakes.telegram_api import FakeBotApi
+
+LAT, LON = 29.267, 88.881
+
+
+def dialog_steps(api: FakeBotApi, user: int, step: int) -> dict[str, Any]:
+    """The update for `step` (0..7) of one user's report; spread users over ~600 m."""
+    lat = LAT + (user % 50) * 0.0001
+    steps: list[Callable[[], dict[str, Any]]] = [
+        lambda: api.user_text(user, "/report", language_code="en"),
+        lambda: api.user_callback(user, "r:g:air", message_id=1),
+        lambda: api.user_callback(user, "r:c:air-dust", message_id=1),
+        lambda: api.user_text(user, f"Dust blowing across the road near house {user}"),
+        lambda: api.user_callback(user, "r:ph:done", message_id=1),
+        lambda: api.user_location(user, lat, LON),
+        lambda: api.user_callback(user, "r:anon:1", message_id=1),
+        lambda: api.user_callback(user, "r:ok", message_id=1),
+    ]
+    return steps[step]()
+
+
+STEPS = 8
+
+
+class Completion:
+    """Counts handled updates and stamps when each update id finished."""
+
+    def __init__(self) -> None:
+        self.done: dict[int, float] = {}
+        self.event = asyncio.Event()
+        self.target = 0
+
+    def mark(self, update_id: int) -> None:
+        self.done[update_id] = time.perf_counter()
+        if len(self.done) >= self.target:
+            self.event.set()
+
+    async def wait(self, count: int, timeout: float = 300.0) -> None:
+        self.target = count
+        if len(self.done) >= count:
+            return
+        self.event.clear()
+        await asyncio.wait_for(self.event.wait(), timeout)
+
+
+async def start_jingtu(api: FakeBotApi, db_url: str, completion: Completion) -> Jingtu:
+    settings = replace(
+        Settings(),
+        database_url=db_url,
+        telegram_bot_token=api.token,
+        telegram_base_url=api.base_url,
+        telegram_base_file_url=api.base_file_url,
+        report_rate_per_hour=1000,
+        duplicate_radius_m=1.0,  # every report a case of its own: the heavier path
+    )
+    app = Jingtu(settings)
+    process = app.conversation.process
+
+    async def timed(inbound: Inbound) -> Any:
+        outcome = await process(inbound)
+        completion.mark(int(inbound.update_id or 0))
+        return outcome
+
+    app.conversation.process = timed  # type: ignore[method-assign]
+    app.attach_telegram()
+    await app.start(background=True)
+    return app
+
+
+async def start_echo(api: FakeBotApi, completion: Completion) -> Any:
+    async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        assert chat is not None
+        if update.callback_query is not None:
+            await update.callback_query.answer()
+        text = update.message.text if update.message and update.message.text else "ok"
+        await context.bot.send_message(chat.id, text)
+        completion.mark(update.update_id)
+
+    app = (
+        ApplicationBuilder()
+        .token(api.token)
+        .base_url(api.base_url)
+        .base_file_url(api.base_file_url)
+        .build()
+    )
+    app.add_handler(MessageHandler(filters.ALL, echo))
+    app.add_handler(CallbackQueryHandler(echo))
+    await app.initialize()
+    await app.start()
+    assert app.updater is not None
+    await app.updater.start_polling(poll_interval=0.0, timeout=10)
+    return app
+
+
+async def stop_echo(app: Any) -> None:
+    await app.updater.stop()
+    await app.stop()
+    await app.shutdown()
+
+
+async def throughput(api: FakeBotApi, completion: Completion, users: range) -> float:
+    pushed: list[int] = []
+    start = time.perf_counter()
+    for step in range(STEPS):
+        for user in users:
+            pushed.append(dialog_steps(api, user, step)["update_id"])
+    await completion.wait(len(completion.done) + len(pushed))
+    return len(pushed) / (time.perf_counter() - start)
+
+
+async def paced_latency(
+    api: FakeBotApi, completion: Completion, users: range, rate: float
+) -> list[float]:
+    sent_at: dict[int, float] = {}
+    interval = 1.0 / rate
+    start = time.perf_counter()
+    n = 0
+    for step in range(STEPS):
+        for user in users:
+            # Pace against the schedule, not the previous send, so slow steps do not lower the rate.
+            delay = start + n * interval - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            update = dialog_steps(api, user, step)
+            sent_at[update["update_id"]] = time.perf_counter()
+            n += 1
+    await completion.wait(len(completion.done) + 0)
+    deadline = time.perf_counter() + 60
+    while any(uid not in completion.done for uid in sent_at) and time.perf_counter() < deadline:
+        await completion.wait(len(completion.done) + 1, timeout=60)
+    return [
+        (completion.done[uid] - t) * 1000 for uid, t in sent_at.items() if uid in completion.done
+    ]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def measure(
+    name: str,
+    start: Callable[[FakeBotApi, Completion], Awaitable[Any]],
+    stop: Callable[[Any], Awaitable[None]],
+    users: int,
+    paced_users: int,
+) -> dict[str, float]:
+    async with FakeBotApi() as api:
+        completion = Completion()
+        app = await start(api, completion)
+        try:
+            # Warm up: one user's dialog, so connection pools and caches are filled.
+            await throughput(api, completion, range(10_000, 10_001))
+            rate = await throughput(api, completion, range(users))
+            latencies = await paced_latency(
+                api, completion, range(20_000, 20_000 + paced_users), rate=100.0
+            )
+        finally:
+            await stop(app)
+    return {
+        "updates_per_s": rate,
+        "p50_ms": statistics.median(latencies),
+        "p99_ms": percentile(latencies, 0.99),
+        "samples": float(len(latencies)),
+    }
+
+
+async def prepare_database(url: str | None, tmp: str) -> tuple[str, str | None]:
+    """A migrated database with the sample grid: an SQLite file, or a scratch PostgreSQL one."""
+    if url is None:
+        db_url = f"sqlite+aiosqlite:///{tmp}/ingest.db"
+        scratch = None
+    else:
+        import asyncpg
+
+        scratch = f"jingtu_ingest_{os.getpid()}"
+        admin = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        await admin.execute(f'DROP DATABASE IF EXISTS "{scratch}"')
+        await admin.execute(f'CREATE DATABASE "{scratch}"')
+        await admin.close()
+        db_url = url.rsplit("/", 1)[0] + "/" + scratch
+    database = Database.from_url(db_url)
+    await migrate.upgrade(database)
+    await load_sample(database)
+    await database.dispose()
+    return db_url, scratch
+
+
+async def drop_scratch(url: str, scratch: str) -> None:
+    import asyncpg
+
+    admin = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    await admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+    await admin.close()
+
+
+async def run(users: int, paced_users: int, postgres_url: str | None = None) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        db_url, scratch = await prepare_database(postgres_url, tmp)
+
+        async def jingtu_start(api: FakeBotApi, completion: Completion) -> Jingtu:
+            return await start_jingtu(api, db_url, completion)
+
+        async def jingtu_stop(app: Jingtu) -> None:
+            await app.stop()
+
+        try:
+            echo = await measure("echo", start_echo, stop_echo, users, paced_users)
+            jingtu = await measure("jingtu", jingtu_start, jingtu_stop, users, paced_users)
+        finally:
+            if postgres_url is not None and scratch is not None:
+                await drop_scratch(postgres_url, scratch)
+    store = "PostgreSQL" if postgres_url else "SQLite"
+    share = jingtu["updates_per_s"] / echo["updates_per_s"]
+    lines = [
+        f"Jingtu ingest benchmark ({store}, python-telegram-bot polling a fake Bot API on loopback)",
+        f"throughput: {users} users x {STEPS} dialog steps queued at once; "
+        f"latency: {paced_users * STEPS} steps pushed at 100 steps/s",
+        "",
+        f"{'bot':<22}{'updates/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'samples':>10}",
+    ]
+    for label, r in (("bare PTB echo bot", echo), ("Jingtu report dialog", jingtu)):
+        lines.append(
+            f"{label:<22}{r['updates_per_s']:>12.1f}{r['p50_ms']:>10.1f}{r['p99_ms']:>10.1f}"
+            f"{int(r['samples']):>10}"
+        )
+    lines += [
+        "",
+        f"Jingtu throughput / echo throughput = {share:.2f}   target >= 0.50 -> "
+        f"{'PASS' if share >= 0.5 else 'MISS'}",
+        f"Jingtu p99 at 100 steps/s = {jingtu['p99_ms']:.1f} ms   target < 50 ms -> "
+        f"{'PASS' if jingtu['p99_ms'] < 50 else 'MISS'}",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="fewer users, for a smoke run")
+    parser.add_argument(
+        "--postgres",
+        nargs="?",
+        const="postgresql+asyncpg://postgres@127.0.0.1:5432/test",
+        help="also run on PostgreSQL (a scratch database created beside the one named)",
+    )
+    args = parser.parse_args(argv)
+    users, paced = (10, 10) if args.quick else (100, 60)
+    print(asyncio.run(run(users, paced)))
+    if args.postgres:
+        print()
+        print(asyncio.run(run(users, paced, args.postgres)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
