@@ -58,4 +58,5 @@ def configure_logging(settings: Settings) -> RedactSecrets:
     # httpx logs every request at INFO; keep it at WARNING so polling does not flood the log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     return redactor

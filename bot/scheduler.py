@@ -31,6 +31,7 @@ def build_scheduler(jobs: list[PeriodicJob], *, timezone: str) -> AsyncIOSchedul
             "interval",
             seconds=job.interval_seconds,
             id=job.name,
+            name=job.name,
             max_instances=1,  # a slow sweep is never overlapped by the next
             coalesce=True,  # after a pause, run once, not once per missed interval
             misfire_grace_time=None,
