@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from bot.domain import categories
-from bot.domain.cases import Status
 from bot.domain.geo import Datum, InvalidCoordinate
 from bot.domain.grid import Level
 from bot.services import notify, reports
@@ -413,7 +412,7 @@ def _take_pick(turn: Turn, choice: str) -> None:
     # Only a child of what was offered may be chosen: a forged or stale button changes nothing.
     valid_parents = {parent} if parent else {c.code for c in grid.at_level(Level.CITY)} | {None}
     if ref is None or ref.parent_code not in valid_parents:
-        turn.reply(t_stale(turn))
+        turn.reply(turn.t("button-stale"))
         return
     if grid.children(ref.code):
         ask_pick(turn, ref.code)
@@ -424,10 +423,6 @@ def _take_pick(turn: Turn, choice: str) -> None:
     data["location_source"] = "picker"
     data.pop("pick_parent", None)
     _next_step(turn, "location")
-
-
-def t_stale(turn: Turn) -> str:
-    return turn.t("button-stale")
 
 
 async def _confirm(turn: Turn) -> None:
@@ -453,7 +448,3 @@ async def _confirm(turn: Turn) -> None:
     if result.urgent:
         text += "\n\n" + t("report-urgent-hotline", hotline=HOTLINE)
     turn.reply(Reply(text, remove_keyboard=True))
-
-
-def status_label(turn: Turn, status: str) -> str:
-    return turn.t(f"status-{Status(status).value}")
