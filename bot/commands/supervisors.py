@@ -1,15 +1,18 @@
-"""`python -m bot supervisors import FILE.csv`."""
+"""`python -m bot supervisors import FILE.csv` and `python -m bot supervisors invite --cell CODE`."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from bot.commands.common import add_command, read_text_file, report_refusal, with_database
 from bot.config import Settings
 from bot.services import grid as grid_service
+from bot.services import invites
 from bot.services.grid import ImportRefused
 from bot.storage.db import Database
+from bot.storage.models import utcnow
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -29,6 +32,30 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _invite(args: argparse.Namespace) -> int:
+    async def work(database: Database, settings: Settings) -> invites.CreatedInvite:
+        return await invites.create_invite(
+            database,
+            cell_code=args.cell,
+            name=args.name,
+            now=utcnow(),
+            ttl_days=settings.invite_ttl_days,
+        )
+
+    try:
+        created = with_database(work)
+    except invites.InviteRefused as exc:
+        print(f"invite refused, nothing was stored: {exc}", file=sys.stderr)
+        return 1
+    expires = created.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    print(
+        f"invite for {created.cell_code} ({created.cell_name}), single use, valid until {expires}:"
+    )
+    print(created.code)
+    print(f"The supervisor sends the bot: /join {created.code}  (or /start {created.code})")
+    return 0
+
+
 def register(sub: Any) -> None:
     sup = sub.add_parser("supervisors", help="grid supervisors")
     sup_sub = sup.add_subparsers(dest="supervisors_command", required=True, metavar="ACTION")
@@ -39,3 +66,11 @@ def register(sub: Any) -> None:
         "load a roster CSV: cell_code,name,phone,telegram_chat_id,wechat_openid",
     )
     p.add_argument("file")
+    p = add_command(
+        sup_sub,
+        "invite",
+        _invite,
+        "print a single-use invitation code that binds a chat account to a cell",
+    )
+    p.add_argument("--cell", required=True, help="grid cell code, e.g. 540202006005")
+    p.add_argument("--name", default="", help="the supervisor's name, for the records")

@@ -6,10 +6,12 @@ CaseEvent, so a case's history can be replayed from its events.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 
 class Status(StrEnum):
@@ -104,6 +106,11 @@ class DeadlinePolicy:
     working_days: bool = False
     # {(level or "*", category or "*"): (ack_hours, resolve_days)}
     overrides: tuple[tuple[str, str, float, float], ...] = ()
+    # Working days are days of the bureau's calendar, so they are counted in its time zone.
+    timezone: str = "Asia/Shanghai"
+
+    def _local(self, moment: datetime) -> datetime:
+        return moment.astimezone(ZoneInfo(self.timezone)) if moment.tzinfo else moment
 
     def _override(self, level: str, category: str) -> tuple[float, float] | None:
         for lvl, cat, ack, resolve in self.overrides:
@@ -124,7 +131,7 @@ class DeadlinePolicy:
         hours = self.ack_hours_urgent if urgent else (override[0] if override else self.ack_hours)
         # Urgent cases are clocked in plain hours, always: a hazard does not wait for Monday.
         return add_duration(
-            start,
+            self._local(start),
             timedelta(hours=hours),
             is_workday=None if urgent or not self.working_days else is_workday,
         )
@@ -140,7 +147,9 @@ class DeadlinePolicy:
         override = self._override(level, category)
         days = override[1] if override else self.resolve_days
         return add_duration(
-            start, timedelta(days=days), is_workday=is_workday if self.working_days else None
+            self._local(start),
+            timedelta(days=days),
+            is_workday=is_workday if self.working_days else None,
         )
 
     def follow_up_at(self, resolved_at: datetime) -> datetime:
@@ -195,3 +204,97 @@ def escalation_target(chain_codes: list[str], current: str) -> str | None:
 def format_case_number(year: int, sequence: int) -> str:
     """Short and readable aloud: 2026-00042."""
     return f"{year}-{sequence:05d}"
+
+
+# --- supervision: who may act, where a late case goes, and replaying history ----------------------
+
+
+def escalated_cells(chain_codes: list[str], escalation_level: int) -> list[str]:
+    """The responsible cell and every cell the case has been escalated to, deepest first.
+
+    `chain_codes` is the responsible cell's chain (itself first, the city last). Their supervisors
+    are the ones who may act on the case and who see it in their inbox.
+    """
+    return chain_codes[: max(escalation_level, 0) + 1]
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationStep:
+    """One level up: from the cell the case sits with now to the next, or None at the top."""
+
+    current: str
+    target: str | None
+    new_level: int
+
+
+def escalation_step(chain_codes: list[str], escalation_level: int) -> EscalationStep:
+    cells = escalated_cells(chain_codes, escalation_level)
+    current = cells[-1] if cells else ""
+    target = escalation_target(chain_codes, current) if current else None
+    return EscalationStep(
+        current=current,
+        target=target,
+        new_level=escalation_level + 1 if target is not None else escalation_level,
+    )
+
+
+def parse_deadline_overrides(raw: str) -> tuple[tuple[str, str, float, float], ...]:
+    """`village:water-sewage:12:10;county:*:48:20` → DeadlinePolicy.overrides.
+
+    Each entry is level:category:ack_hours:resolve_days, `*` matching any level or category;
+    the first matching entry wins, so list specific entries before general ones.
+    """
+    entries: list[tuple[str, str, float, float]] = []
+    for chunk in raw.replace("\n", ";").split(";"):
+        chunk = chunk.strip()
+        if not chunk:
+            continue
+        parts = [p.strip() for p in chunk.split(":")]
+        if len(parts) != 4 or not parts[0] or not parts[1]:
+            raise ValueError(f"{chunk!r} is not level:category:ack_hours:resolve_days")
+        try:
+            ack, resolve = float(parts[2]), float(parts[3])
+        except ValueError:
+            raise ValueError(f"{chunk!r}: hours and days must be numbers") from None
+        if not (ack > 0 and resolve > 0):
+            raise ValueError(f"{chunk!r}: hours and days must be positive")
+        entries.append((parts[0], parts[1], ack, resolve))
+    return tuple(entries)
+
+
+class RecordedEvent(Protocol):
+    """What replay needs of a stored CaseEvent (the ORM row satisfies it)."""
+
+    kind: str
+    to_status: str | None
+    to_cell: str | None
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayedCase:
+    status: Status
+    cell_code: str
+    escalation_level: int
+
+
+# Event kinds that move the responsible cell; escalation only raises the level above it.
+_CELL_EVENTS = frozenset({"created", "assigned", Action.TRANSFER.value})
+
+
+def replay(events: Iterable[RecordedEvent]) -> ReplayedCase:
+    """Reconstruct a case's status, responsible cell and escalation level from its events."""
+    status: Status | None = None
+    cell = ""
+    level = 0
+    for event in events:
+        if event.to_status:
+            status = Status(event.to_status)
+        if event.kind in _CELL_EVENTS and event.to_cell:
+            cell = event.to_cell
+            level = 0
+        elif event.kind == Action.ESCALATE.value:
+            level = int((event.data or {}).get("level", level + 1))
+    if status is None:
+        raise ValueError("no event sets a status: not a case's history")
+    return ReplayedCase(status=status, cell_code=cell, escalation_level=level)

@@ -11,11 +11,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import categories
-from bot.domain.cases import OPEN_STATUSES, DeadlinePolicy, Status, format_case_number
+from bot.domain.cases import OPEN_STATUSES, Status, format_case_number
 from bot.domain.geo import haversine_m
 from bot.domain.grid import CellRef, GridIndex, Level
 from bot.services import notify
 from bot.services.conversation import Turn
+from bot.services.supervision import deadline_policy
 from bot.storage.db import insert_ignore
 from bot.storage.models import Case, CaseCounter, CaseEvent, CasePhoto, CaseReporter
 
@@ -68,18 +69,6 @@ class ReportRefused(Exception):
         super().__init__(key)
         self.key = key
         self.args_for_message = args
-
-
-def deadline_policy(turn: Turn) -> DeadlinePolicy:
-    s = turn.settings
-    return DeadlinePolicy(
-        ack_hours=s.ack_hours,
-        ack_hours_urgent=s.ack_hours_urgent,
-        resolve_days=s.resolve_days,
-        follow_up_days=s.follow_up_days,
-        follow_up_answer_days=s.follow_up_answer_days,
-        working_days=s.working_days,
-    )
 
 
 async def reports_in_last_hour(session: AsyncSession, person_id: int, now: datetime) -> int:
@@ -159,7 +148,8 @@ async def submit_report(turn: Turn, draft: ReportDraft) -> SubmitResult:
     chain = turn.grid.chain_of(draft.cell_code)
     responsible = await notify.first_staffed(session, chain) or chain[-1]
     year = turn.now.astimezone(turn.settings.tz).year
-    policy = deadline_policy(turn)
+    # The same policy the supervision side uses, per-level overrides included.
+    policy = deadline_policy(turn.settings)
     case = Case(
         number=await next_case_number(session, year),
         category=category.code,

@@ -1,0 +1,444 @@
+"""The deadline sweep: late cases climb the grid; resolved ones get their follow-up ("回头看").
+
+Deadlines are columns (`ack_due_at`, `resolve_due_at`, `follow_up_at`, `follow_up_answer_due_at`);
+this job finds the ones that have passed, in batches. Each batch is one transaction: the claimed
+rows, their new level and deadlines, their CaseEvents and every outbox row commit together, so a
+crash loses nothing (the rows are still due and the next run takes them) and duplicates nothing
+(a committed batch moved its deadlines, so no run takes those rows again). On PostgreSQL the
+batch claims its rows with FOR UPDATE SKIP LOCKED, so several processes may sweep at once; on
+SQLite the single writer serialises them.
+
+Escalation is set-based, so 10,000 late cases cost a handful of statements per batch, not
+thousands of ORM round trips:
+
+- one SELECT claims the batch (the same columns an indexed SELECT of the late cases reads);
+- the new level and deadlines are computed in Python and written by one UPDATE … WHERE id IN
+  per group of equal values (a group is level × category × urgency × which deadline passed);
+- the CaseEvents are one executemany INSERT;
+- reporters are told by one INSERT … SELECT per (reason, new level): the message is rendered once
+  per locale with a marker where the case number goes, and the database substitutes each case's
+  number (the number is digits and a dash, so the JSON stays valid);
+- supervisors get one message per chat and cell listing the cases escalated to (or from) them,
+  rendered once per such group, instead of one message per case.
+
+Batches are 5,000 cases, taken in id order after the last one this run took (a keyset cursor,
+so a batch never rescans what the run has passed). Follow-up questions and closures are rarer
+and go through the ordinary per-case code.
+
+Measured by bench/escalation.py (100,000 open cases, 10% late, 2 CPUs): the sweep takes about
+17× (SQLite) and 28× (PostgreSQL) the time of a bare SELECT of the late rows. The statements per
+batch are constant; what remains is the writing itself (10,000 UPDATEs touching the indexed
+deadline columns, 10,000 events and ~20,000 outbox rows), not per-case round trips.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import typing
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    String,
+    Table,
+    and_,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.delivery.outbox import add_to_outbox
+from bot.domain.cases import OPEN_STATUSES, Action, Status, escalation_step
+from bot.domain.grid import GridIndex
+from bot.services import notify
+from bot.services.supervision import (
+    EscalationNotice,
+    SystemContext,
+    deadline_policy,
+    escalation_envelopes,
+    follow_up_buttons,
+    tell_reporters,
+    transition,
+)
+from bot.storage.db import Database
+from bot.storage.models import (
+    Case,
+    CaseEvent,
+    CaseReporter,
+    OutboxMessage,
+    Person,
+    UTCDateTime,
+    utcnow,
+)
+from handlers.contract import Reply
+from messages import LOCALES, Translator
+
+log = logging.getLogger(__name__)
+
+NUMBER_MARK = "@@CASE_NUMBER@@"
+# Core tables for executemany: thousands of rows without the ORM's unit of work.
+OUTBOX_TABLE = typing.cast(Table, OutboxMessage.__table__)
+EVENTS_TABLE = typing.cast(Table, CaseEvent.__table__)
+ACK_WAITING = (Status.ASSIGNED.value, Status.REOPENED.value)
+OPEN = tuple(s.value for s in OPEN_STATUSES)
+
+# Called inside each batch's transaction after its writes, before the commit (tests inject
+# failures here to show that a crash mid-sweep loses and duplicates nothing).
+BatchHook = Callable[[str, int], Awaitable[None]]
+
+
+def overdue_condition(now: datetime) -> Any:
+    """Open cases past a deadline: not acknowledged in time, or not resolved in time."""
+    return or_(
+        and_(Case.status.in_(ACK_WAITING), Case.ack_due_at <= now),
+        and_(Case.status.in_(OPEN), Case.resolve_due_at <= now),
+    )
+
+
+LATE_COLUMNS = (
+    Case.id,
+    Case.number,
+    Case.status,
+    Case.cell_code,
+    Case.escalation_level,
+    Case.category,
+    Case.urgent,
+    Case.ack_due_at,
+    Case.resolve_due_at,
+)
+
+
+@dataclass
+class SweepStats:
+    escalated: int = 0
+    overdue_at_top: int = 0
+    follow_ups_asked: int = 0
+    closed: int = 0
+    batches: int = 0
+    outbox_rows: int = 0
+    # Keyset cursor: each batch starts after the last case the run took, not from the start.
+    after_id: int = 0
+    by_level: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+class DeadlineSweep:
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        grid: Callable[[], GridIndex],
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        batch_size: int = 5000,
+        hook: BatchHook | None = None,
+    ) -> None:
+        self.database = database
+        self.settings = settings
+        self.grid = grid
+        self.clock = clock
+        self.batch_size = batch_size
+        self.hook = hook
+
+    async def run(self, *, max_batches: int = 100_000) -> SweepStats:
+        """Everything due now, batch by batch, until nothing is left."""
+        now = self.clock()
+        stats = SweepStats()
+        for step in (self._escalation_batch, self._follow_up_batch, self._closing_batch):
+            for _ in range(max_batches):
+                if not await step(now, stats):
+                    break
+        return stats
+
+    async def _after_writes(self, kind: str, stats: SweepStats) -> None:
+        stats.batches += 1
+        if self.hook is not None:
+            await self.hook(kind, stats.batches)
+
+    def _claim(self, query: Any) -> Any:
+        query = query.limit(self.batch_size)
+        if self.database.is_postgres:
+            query = query.with_for_update(skip_locked=True)
+        return query
+
+    # --- escalation ---------------------------------------------------------------------------
+
+    async def _escalation_batch(self, now: datetime, stats: SweepStats) -> int:
+        grid = self.grid()
+        policy = deadline_policy(self.settings)
+        async with self.database.transaction() as session:
+            rows = (
+                await session.execute(
+                    self._claim(
+                        select(*LATE_COLUMNS)
+                        .where(overdue_condition(now), Case.id > stats.after_id)
+                        .order_by(Case.id)
+                    )
+                )
+            ).all()
+            if not rows:
+                return 0
+            stats.after_id = rows[-1].id
+            chains: dict[str, list[str]] = {}
+            dues: dict[tuple[str, str, bool, bool], datetime] = {}
+
+            def due(level: str, category: str, urgent: bool, ack: bool) -> datetime:
+                key = (level, category, urgent, ack)
+                if key not in dues:
+                    if ack:
+                        dues[key] = policy.ack_due(
+                            now,
+                            level=level,
+                            category=category,
+                            urgent=urgent,
+                            is_workday=notify.is_workday,
+                        )
+                    else:
+                        dues[key] = policy.resolve_due(
+                            now, level=level, category=category, is_workday=notify.is_workday
+                        )
+                return dues[key]
+
+            updates: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+            events: list[dict[str, Any]] = []
+            notices: list[EscalationNotice] = []
+            told: dict[tuple[str, str], list[int]] = defaultdict(list)  # (reason, level) → ids
+            for row in rows:
+                chain = chains.get(row.cell_code)
+                if chain is None:
+                    chain = chains[row.cell_code] = [
+                        c.code for c in grid.chain_of(row.cell_code)
+                    ] or [row.cell_code]
+                ack_late = (
+                    row.status in ACK_WAITING
+                    and row.ack_due_at is not None
+                    and row.ack_due_at <= now
+                )
+                resolve_late = row.resolve_due_at is not None and row.resolve_due_at <= now
+                reason = "ack" if ack_late else "resolve"
+                data: dict[str, Any] = {"reason": reason}
+                step = escalation_step(chain, row.escalation_level)
+                if step.target is None:
+                    # Nowhere higher to go: the deadline is spent, the top cell is told once.
+                    updates[(False, ack_late, None, resolve_late, None)].append(row.id)
+                    kind, to_cell = "overdue", step.current
+                    stats.overdue_at_top += 1
+                else:
+                    target = grid.cells[step.target]
+                    level = target.level.value
+                    new_ack = due(level, row.category, row.urgent, True) if ack_late else None
+                    new_resolve = (
+                        due(level, row.category, row.urgent, False) if resolve_late else None
+                    )
+                    updates[(True, ack_late, new_ack, resolve_late, new_resolve)].append(row.id)
+                    kind, to_cell = Action.ESCALATE.value, step.target
+                    data["level"] = step.new_level
+                    told[(reason, level)].append(row.id)
+                    stats.escalated += 1
+                    stats.by_level[level] += 1
+                events.append(
+                    {
+                        "case_id": row.id,
+                        "kind": kind,
+                        "actor_kind": "system",
+                        "actor_id": None,
+                        "from_status": row.status,
+                        "to_status": row.status,
+                        "from_cell": step.current,
+                        "to_cell": to_cell,
+                        "note": "",
+                        "data": data,
+                        "at": now,
+                    }
+                )
+                notices.append(
+                    EscalationNotice(
+                        row.id, row.number, row.status, step.current, step.target, reason
+                    )
+                )
+            for (climbs, ack_late, new_ack, resolve_late, new_resolve), ids in updates.items():
+                values: dict[str, Any] = {"version": Case.version + 1, "updated_at": now}
+                if climbs:
+                    values["escalation_level"] = Case.escalation_level + 1
+                if ack_late:
+                    values["ack_due_at"] = new_ack
+                if resolve_late:
+                    values["resolve_due_at"] = new_resolve
+                await session.execute(
+                    update(Case)
+                    .where(Case.id.in_(ids))
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
+            await session.execute(insert(EVENTS_TABLE), events)
+            for (reason, level), ids in told.items():
+                stats.outbox_rows += await self._tell_reporters(session, ids, reason, level, now)
+            envelopes = await escalation_envelopes(session, grid, self.settings, notices)
+            if envelopes:
+                # Core executemany: thousands of rows without the ORM's unit of work.
+                await session.execute(
+                    insert(OUTBOX_TABLE),
+                    [
+                        {
+                            "channel": e.channel,
+                            "chat_id": e.chat_id,
+                            "payload": e.payload,
+                            "dedupe_key": None,
+                            "case_id": e.case_id,
+                            "status": "pending",
+                            "attempts": 0,
+                            "next_attempt_at": now,
+                            "last_error": "",
+                            "created_at": now,
+                        }
+                        for e in envelopes
+                    ],
+                )
+            stats.outbox_rows += len(envelopes)
+            await self._after_writes("escalation", stats)
+            return len(rows)
+
+    async def _tell_reporters(
+        self, session: AsyncSession, ids: list[int], reason: str, level: str, now: datetime
+    ) -> int:
+        """One INSERT … SELECT: each reporter of these cases, their locale's text, their number."""
+        default = self.settings.default_locale
+        locale = func.coalesce(Person.locale, default)
+
+        def rendered(loc: str) -> Any:
+            text = Translator(loc)("rp-escalated", number=NUMBER_MARK, reason=reason, level=level)
+            template = json.dumps(Reply(text).to_payload())
+            return func.replace(literal(template), NUMBER_MARK, Case.number)
+
+        others = [loc for loc in LOCALES if loc != default]
+        text_sql = case(
+            *((locale == loc, rendered(loc)) for loc in others), else_=rendered(default)
+        )
+        payload = cast(text_sql, JSON) if self.database.is_postgres else type_coerce(text_sql, JSON)
+        query = (
+            select(
+                Person.channel,
+                Person.chat_id,
+                payload,
+                CaseReporter.case_id,
+                literal("pending", String),
+                literal(0),
+                literal(now, UTCDateTime()),
+                literal("", String),
+                literal(now, UTCDateTime()),
+            )
+            .select_from(CaseReporter)
+            .join(Case, Case.id == CaseReporter.case_id)
+            .join(Person, Person.id == CaseReporter.person_id)
+            .where(CaseReporter.case_id.in_(ids))
+        )
+        result = await session.execute(
+            insert(OutboxMessage).from_select(
+                [
+                    "channel",
+                    "chat_id",
+                    "payload",
+                    "case_id",
+                    "status",
+                    "attempts",
+                    "next_attempt_at",
+                    "last_error",
+                    "created_at",
+                ],
+                query,
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    # --- the follow-up ------------------------------------------------------------------------
+
+    async def _follow_up_batch(self, now: datetime, stats: SweepStats) -> int:
+        policy = deadline_policy(self.settings)
+        async with self.database.transaction() as session:
+            cases = (
+                await session.scalars(
+                    self._claim(
+                        select(Case)
+                        .where(
+                            Case.status == Status.RESOLVED.value,
+                            Case.follow_up_at <= now,
+                        )
+                        .order_by(Case.id)
+                    )
+                )
+            ).all()
+            if not cases:
+                return 0
+            ctx = SystemContext(session, self.settings, self.grid(), now)
+            days = _days(self.settings.follow_up_days)
+            for c in cases:
+                c.follow_up_at = None
+                c.follow_up_answer_due_at = policy.follow_up_answer_due(now)
+                c.version += 1
+                c.updated_at = now
+                session.add(
+                    CaseEvent(
+                        case_id=c.id,
+                        kind="follow_up",
+                        actor_kind="system",
+                        from_status=c.status,
+                        to_status=c.status,
+                        from_cell=c.cell_code,
+                        to_cell=c.cell_code,
+                        at=now,
+                    )
+                )
+                await tell_reporters(
+                    ctx, c, "rp-follow-up", days=days, buttons=follow_up_buttons(c.id)
+                )
+                stats.follow_ups_asked += 1
+            add_to_outbox(session, ctx.notifications, now=now)
+            stats.outbox_rows += len(ctx.notifications)
+            await self._after_writes("follow-up", stats)
+            return len(cases)
+
+    async def _closing_batch(self, now: datetime, stats: SweepStats) -> int:
+        async with self.database.transaction() as session:
+            cases = (
+                await session.scalars(
+                    self._claim(
+                        select(Case)
+                        .where(
+                            Case.status == Status.RESOLVED.value,
+                            Case.follow_up_answer_due_at <= now,
+                        )
+                        .order_by(Case.id)
+                    )
+                )
+            ).all()
+            if not cases:
+                return 0
+            ctx = SystemContext(session, self.settings, self.grid(), now)
+            for c in cases:
+                transition(
+                    ctx, c, Action.CLOSE, actor_kind="system", actor_id=None, data={"fixed": None}
+                )
+                c.closed_at = now
+                c.follow_up_answer_due_at = None
+                await tell_reporters(ctx, c, "rp-closed-no-answer")
+                stats.closed += 1
+            add_to_outbox(session, ctx.notifications, now=now)
+            stats.outbox_rows += len(ctx.notifications)
+            await self._after_writes("closing", stats)
+            return len(cases)
+
+
+def _days(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
