@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from bot.commands import db, grid, route, run, supervisors
+from bot.commands import campaign, db, grid, route, run, supervisors
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
@@ -15,4 +15,5 @@ COMMAND_GROUPS: list[Register] = [
     grid.register,
     supervisors.register,
     route.register,
+    campaign.register,
 ]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.db import Database, insert_ignore
-from bot.storage.models import Person
+from bot.storage.models import Person, Subscription
 
 
 async def get_or_create_person(
@@ -51,3 +51,25 @@ async def mark_unreachable(database: Database, channel: str, chat_id: str) -> No
             .where(Person.channel == channel, Person.chat_id == chat_id)
             .values(reachable=False)
         )
+
+
+async def unsubscribe_unreachable(session: AsyncSession, person_ids: list[int]) -> None:
+    """People the platform says blocked us: mark them unreachable and drop their subscriptions.
+
+    Writing to them again would only fail; they subscribe afresh if they come back.
+    """
+    if not person_ids:
+        return
+    await session.execute(update(Person).where(Person.id.in_(person_ids)).values(reachable=False))
+    await session.execute(delete(Subscription).where(Subscription.person_id.in_(person_ids)))
+
+
+async def mark_unreachable_and_unsubscribe(database: Database, channel: str, chat_id: str) -> None:
+    """The unreachable hook: as `mark_unreachable`, and their subscriptions end too."""
+    async with database.transaction() as session:
+        ids = (
+            await session.scalars(
+                select(Person.id).where(Person.channel == channel, Person.chat_id == chat_id)
+            )
+        ).all()
+        await unsubscribe_unreachable(session, list(ids))
