@@ -16,6 +16,10 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     p = add_command(
-        sub, "run", _run, "run the bot: Telegram if TELEGRAM_BOT_TOKEN is set, else the console"
+        sub,
+        "run",
+        _run,
+        "run the bot: Telegram if TELEGRAM_BOT_TOKEN is set, else the console; "
+        "WeChat too if WECHAT_TOKEN and WECHAT_APP_ID are set",
     )
     p.add_argument("--console", action="store_true", help="use the console channel regardless")

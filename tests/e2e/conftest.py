@@ -12,6 +12,10 @@ from bot.config import Settings
 from tests.support.clock import FakeClock
 from tests.support.drivers import ConsoleDriver, Driver
 
+# WeChat (the `driver` fixture knows it too) is not in the default list: its customer-service
+# API reaches only people who wrote in the last 48 hours, so scenarios that let days pass
+# (follow-ups, escalation) cannot hold there. Modules opt in with `pytestmark`, as
+# test_report_flows.py does.
 CHANNELS = ["console", "telegram"]
 
 
@@ -40,6 +44,12 @@ async def driver(channel: str, settings: Settings, clock: FakeClock) -> AsyncIte
             yield ConsoleDriver(app, console)
         finally:
             await app.stop()
+        return
+    if channel == "wechat":
+        from tests.support.wechat_driver import wechat_driver
+
+        async with wechat_driver(settings, clock) as wx:
+            yield wx
         return
     from tests.support.telegram_driver import telegram_driver
 

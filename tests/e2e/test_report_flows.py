@@ -15,6 +15,9 @@ from bot.storage.models import (
 )
 from tests.support.drivers import Driver
 
+# Every report scenario runs on WeChat as well (see CHANNELS in conftest.py).
+pytestmark = pytest.mark.parametrize("channel", ["console", "telegram", "wechat"], indirect=True)
+
 # Samzhubzê District (540202): the point of the foundation's acceptance check.
 SAMZHUBZE = (29.267, 88.881)
 VILLAGE_AT_SAMZHUBZE = "540202006005"

@@ -1,7 +1,8 @@
 """Drive Jingtu as people would, through a real channel adapter, with one vocabulary.
 
-The same scenario runs through the console channel and through the Telegram adapter talking to a
-fake Bot API server over HTTP, so both channels are held to the same behaviour.
+The same scenario runs through the console channel, through the Telegram adapter talking to a
+fake Bot API server over HTTP and through the WeChat adapter talking to a fake WeChat server, so
+every channel is held to the same behaviour.
 """
 
 from __future__ import annotations

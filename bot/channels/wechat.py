@@ -1,0 +1,614 @@
+"""WeChat Official Account (公众号): a webhook on Jingtu's web server, the customer-service API out.
+
+The only module that knows WeChat. What it does:
+
+Inbound. WeChat POSTs every message and event to ``/wechat`` (``GET /wechat`` is the one-off
+server verification that echoes ``echostr``). A request is accepted only when its signature is
+right and its timestamp is within five minutes of our clock:
+
+* plaintext mode (``WECHAT_AES_KEY`` empty): ``signature`` = sha1 of the sorted
+  [token, timestamp, nonce];
+* safe mode (安全模式): ``msg_signature`` = sha1 of the sorted [token, timestamp, nonce, Encrypt],
+  and ``Encrypt`` is AES-256-CBC (key = base64(EncodingAESKey + "="), IV = key[:16], PKCS#7
+  padding to 32-byte blocks) over 16 random bytes + 4-byte big-endian length + message + AppID.
+  The AppID inside must be ours.
+
+Bodies over 1 MB and XML with a DOCTYPE or ENTITY declaration are refused before ElementTree
+sees them (no XXE, no billion laughs). WeChat wants an answer within 5 s and retries otherwise,
+so the webhook answers ``success`` at once and the message is handled in a task of its own (one
+person's messages strictly in order); replies go out through the outbox and the customer-service
+API. ``MsgId`` (events: FromUserName:CreateTime) is the update id, so WeChat's retries of the
+same message change nothing twice.
+
+What becomes what: text → text; location (Location_X = latitude, Location_Y = longitude) →
+``Location(lat, lon, "gcj02")``; image → its MediaId as the photo reference (PicUrl, a
+short-lived CDN link, is not kept); subscribe → ``/start`` (``/start CODE`` when the follow came
+from a QR code with scene CODE, and so does a SCAN by a follower); a custom-menu CLICK → its
+EventKey as a button press; voice, video and links → an empty message the dialog answers with
+its usual hint. Other events (unsubscribe, VIEW, periodic LOCATION reports) are ignored.
+
+Buttons. WeChat has no inline keyboards; customer-service "msgmenu" messages show the items as
+tappable lines under the text (``head_content``), at most ten per message. A tap comes back as a
+text message carrying ``bizmsgmenuid`` = the item's id. Each item's id *is* the button's callback
+data (≤ 64 bytes, like Telegram's callback_data): nothing to remember, so a press works
+after a restart and whichever Jingtu process receives it. Nothing secret is in it — the person
+could as well forge a Telegram callback, and the dialogs refuse data they did not offer. (The
+alternative, numeric ids mapped back through an in-memory table per OpenID, loses every menu
+offered before a restart and does not work across several processes.) WeChat's Official
+Account documentation gives no format for these ids (its examples are numbers; WeCom's menus
+allow 1–64 bytes): should WeChat refuse non-numeric ids, that table is the fallback. A
+``request_location``
+keyboard has no WeChat equivalent: its label is shown as the menu's last line with a pointer to
+the chat's ⊕ → Location, which sends a location message.
+
+The 48-hour window. The customer-service API may only write to someone who wrote to (or
+followed, or tapped the menu of) the account recently: within 48 hours, a few messages per
+interaction. Beyond that WeChat answers 45015/45047, which the outbox records as a permanent
+failure — so a supervisor who has not written to the account for 48 hours does not receive new
+cases through WeChat, and one who receives many notifications without answering runs out of
+the per-interaction quota (one Reply is one message, plus one per photo and per further ten
+buttons). The production answer is template messages (模板消息), which need
+templates approved for the account; that is out of scope here. Media ids of photos expire
+after three days, so older photos cannot be forwarded either.
+
+Datum. WeChat clients send and show GCJ-02 coordinates. Incoming locations are marked
+``gcj02`` and converted by the grid; outgoing ones arrive converted by ``bot.services.notify``
+(and are converted here should one not be) and are shown as a line of coordinates with an
+AMap (高德, GCJ-02) link.
+
+Secrets: the app secret and access tokens travel only in request URLs, and no URL, nor an
+aiohttp error that could contain one, is logged or stored as an outbox error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+import struct
+import xml.etree.ElementTree as ET
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from xml.parsers import expat
+
+import aiohttp
+from aiohttp import web
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from bot.config import Settings
+from bot.delivery.outbox import PermanentFailure, RetryLater, SendError
+from bot.domain.geo import Datum, convert
+from bot.storage.models import utcnow
+from handlers.contract import Button, Inbound, Location, Reply
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "wechat"
+WEBHOOK_PATH = "/wechat"
+MAX_BODY_BYTES = 1_000_000
+MAX_CLOCK_SKEW_SECONDS = 300
+MAX_TEXT_BYTES = 2048  # a customer-service text message
+MAX_MENU_HEAD_BYTES = 1024
+MAX_MENU_ITEMS = 10
+MAX_MENU_ITEM_BYTES = 128
+MAX_CALLBACK_BYTES = 64
+PKCS7_BLOCK = 32  # WeChat pads to 32 bytes, not AES's 16
+_OPENID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Access-token errors: the token was refreshed elsewhere, revoked or has expired.
+TOKEN_ERRORS = frozenset({40001, 40014, 42001})
+
+Process = Callable[[Inbound], Awaitable[Any]]
+Clock = Callable[[], datetime]
+
+
+class BadMessage(ValueError):
+    """A request body that is not a well-formed, safe WeChat message."""
+
+
+# --------------------------------------------------------------------------- signatures, AES
+
+
+def sign(*parts: str) -> str:
+    """WeChat's signature: sha1 over the parts sorted and concatenated, as lowercase hex."""
+    return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()
+
+
+def signature_matches(given: str | None, *parts: str) -> bool:
+    if not given:
+        return False
+    return hmac.compare_digest(given.strip().lower().encode(), sign(*parts).encode())
+
+
+def pkcs7_pad(data: bytes, block: int = PKCS7_BLOCK) -> bytes:
+    amount = block - len(data) % block
+    return data + bytes([amount]) * amount
+
+
+def pkcs7_unpad(data: bytes, block: int = PKCS7_BLOCK) -> bytes:
+    if not data:
+        raise BadMessage("empty plaintext")
+    amount = data[-1]
+    if not 1 <= amount <= block or len(data) < amount or data[-amount:] != bytes([amount]) * amount:
+        raise BadMessage("bad padding")
+    return data[:-amount]
+
+
+class WeChatCrypto:
+    """Safe-mode message encryption, as WeChat specifies it (the same for Official Accounts and
+    WeCom)."""
+
+    def __init__(self, encoding_aes_key: str, app_id: str) -> None:
+        if len(encoding_aes_key) != 43:
+            raise ValueError("the EncodingAESKey must be 43 characters")
+        try:
+            key = base64.b64decode(encoding_aes_key + "=", validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("the EncodingAESKey is not base64") from None
+        if len(key) != 32:
+            raise ValueError("the EncodingAESKey must decode to 32 bytes")
+        self._key = key
+        self._iv = key[:16]
+        self.app_id = app_id.encode()
+
+    def _cipher(self) -> Cipher[modes.CBC]:
+        return Cipher(algorithms.AES(self._key), modes.CBC(self._iv))
+
+    def encrypt(self, message: str, *, random_prefix: bytes | None = None) -> str:
+        prefix = os.urandom(16) if random_prefix is None else random_prefix
+        if len(prefix) != 16:
+            raise ValueError("the random prefix is 16 bytes")
+        body = message.encode()
+        plain = pkcs7_pad(prefix + struct.pack(">I", len(body)) + body + self.app_id)
+        encryptor = self._cipher().encryptor()
+        return base64.b64encode(encryptor.update(plain) + encryptor.finalize()).decode()
+
+    def decrypt(self, encrypted: str) -> str:
+        try:
+            data = base64.b64decode(encrypted, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadMessage("Encrypt is not base64") from None
+        if not data or len(data) % 16:
+            raise BadMessage("Encrypt is not a whole number of AES blocks")
+        decryptor = self._cipher().decryptor()
+        plain = pkcs7_unpad(decryptor.update(data) + decryptor.finalize())
+        if len(plain) < 20:
+            raise BadMessage("plaintext too short")
+        (length,) = struct.unpack(">I", plain[16:20])
+        if 20 + length > len(plain):
+            raise BadMessage("message length beyond the plaintext")
+        message, app_id = plain[20 : 20 + length], plain[20 + length :]
+        if not hmac.compare_digest(app_id, self.app_id):
+            raise BadMessage("the message is for another AppID")
+        try:
+            return message.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadMessage("message is not UTF-8") from None
+
+
+# --------------------------------------------------------------------------- XML
+
+
+def _refuse_declarations(body: bytes) -> None:
+    """Parse once with expat, refusing any DOCTYPE (and so any entity definition) outright."""
+
+    def refuse(*_: object) -> None:
+        raise BadMessage("DOCTYPE and ENTITY declarations are not accepted")
+
+    parser = expat.ParserCreate()
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    try:
+        parser.Parse(body, True)
+    except expat.ExpatError as exc:
+        raise BadMessage(f"not well-formed XML: {expat.ErrorString(exc.code)}") from None
+
+
+def parse_message(body: bytes) -> dict[str, str]:
+    """The top-level fields of a WeChat ``<xml>`` message, as text."""
+    if len(body) > MAX_BODY_BYTES:
+        raise BadMessage("body over 1 MB")
+    _refuse_declarations(body)
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        raise BadMessage("not well-formed XML") from None
+    if root.tag != "xml":
+        raise BadMessage("the root element is not <xml>")
+    return {child.tag: child.text or "" for child in root}
+
+
+def message_to_inbound(fields: Mapping[str, str]) -> Inbound | None:
+    """The channel-neutral form of a message, or None for what Jingtu ignores."""
+    openid = fields.get("FromUserName", "").strip()
+    if not _OPENID_RE.fullmatch(openid):
+        return None
+    msg_id = fields.get("MsgId", "").strip()[:64]
+    created = fields.get("CreateTime", "").strip()[:20]
+    common: dict[str, Any] = {
+        "channel": CHANNEL,
+        "user_id": openid,
+        "chat_id": openid,
+        "update_id": msg_id or f"{openid}:{created}",
+    }
+    kind = fields.get("MsgType", "").strip().lower()
+    if kind == "text":
+        menu_id = fields.get("bizmsgmenuid", "").strip()
+        if menu_id:  # a tap on an item of a msgmenu we sent: the id is the callback data
+            return Inbound(callback=menu_id[:MAX_CALLBACK_BYTES], **common)
+        return Inbound(text=fields.get("Content", ""), **common)
+    if kind == "location":
+        try:
+            lat = float(fields.get("Location_X", ""))
+            lon = float(fields.get("Location_Y", ""))
+        except ValueError:
+            return Inbound(**common)  # the dialog says it could not read a place
+        return Inbound(location=Location(lat, lon, Datum.GCJ02.value), **common)
+    if kind == "image":
+        media_id = fields.get("MediaId", "").strip()[:256]
+        return Inbound(photo=media_id or None, **common)
+    if kind == "event":
+        event = fields.get("Event", "").strip().lower()
+        key = fields.get("EventKey", "").strip()
+        if event == "subscribe":
+            scene = key.removeprefix("qrscene_") if key.startswith("qrscene_") else ""
+            return Inbound(text=f"/start {scene}".strip(), **common)
+        if event == "scan" and key:
+            return Inbound(text=f"/start {key}", **common)
+        if event == "click" and key:
+            return Inbound(callback=key[:MAX_CALLBACK_BYTES], **common)
+        return None
+    return Inbound(**common)  # voice, video, link …: the dialog answers with its hint
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _within_bytes(text: str, limit: int) -> str:
+    """The longest prefix of `text` whose UTF-8 form fits in `limit` bytes."""
+    return text.encode()[:limit].decode("utf-8", errors="ignore")
+
+
+def split_utf8(body: str, limit: int = MAX_TEXT_BYTES) -> list[str]:
+    """Split at line breaks where possible so no chunk's UTF-8 form exceeds `limit` bytes."""
+    if len(body.encode()) <= limit:
+        return [body]
+    chunks: list[str] = []
+    current, size = "", 0
+    for line in body.splitlines(keepends=True):
+        while len(line.encode()) > limit:
+            if current:
+                chunks.append(current)
+                current, size = "", 0
+            head = _within_bytes(line, limit)
+            chunks.append(head)
+            line = line[len(head) :]
+        length = len(line.encode())
+        if size + length > limit:
+            chunks.append(current)
+            current, size = "", 0
+        current += line
+        size += length
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def map_link(lat: float, lon: float) -> str:
+    """An AMap (高德) marker: AMap works in GCJ-02, like WeChat."""
+    return f"https://uri.amap.com/marker?position={lon:.6f},{lat:.6f}&coordinate=gaode"
+
+
+def location_line(location: Location) -> str:
+    """ "📍 lat,lon <link>" in GCJ-02, converting should the location come in another datum."""
+    try:
+        source = Datum(location.datum)
+    except ValueError:
+        source = Datum.WGS84
+    point = convert(location.lat, location.lon, source=source, target=Datum.GCJ02)
+    return f"📍 {point.lat:.6f},{point.lon:.6f} {map_link(point.lat, point.lon)}"
+
+
+def _text_message(openid: str, content: str) -> dict[str, Any]:
+    return {"touser": openid, "msgtype": "text", "text": {"content": content}}
+
+
+def _menu_message(openid: str, head: str, items: list[Button], tail: str) -> dict[str, Any]:
+    return {
+        "touser": openid,
+        "msgtype": "msgmenu",
+        "msgmenu": {
+            "head_content": head,
+            "list": [
+                {"id": b.data, "content": _within_bytes(b.label, MAX_MENU_ITEM_BYTES)}
+                for b in items
+            ],
+            "tail_content": tail,
+        },
+    }
+
+
+def render(openid: str, reply: Reply) -> list[dict[str, Any]]:
+    """The customer-service messages that show one Reply, in order."""
+    body = reply.text
+    if reply.location is not None:
+        body = f"{body}\n{location_line(reply.location)}" if body else location_line(reply.location)
+    buttons = [b for row in reply.buttons for b in row]
+    for button in buttons:
+        size = len(button.data.encode())
+        if not 1 <= size <= MAX_CALLBACK_BYTES:
+            raise PermanentFailure(f"button data not 1–64 bytes: {button.data[:20]!r}")
+    hint = f"{reply.request_location} → ⊕ → 📍" if reply.request_location else ""
+    messages: list[dict[str, Any]] = []
+    if buttons:
+        chunks = split_utf8(body or "…")
+        head_parts = split_utf8(chunks.pop(), MAX_MENU_HEAD_BYTES)
+        chunks.extend(head_parts[:-1])
+        messages.extend(_text_message(openid, c) for c in chunks)
+        groups = [buttons[i : i + MAX_MENU_ITEMS] for i in range(0, len(buttons), MAX_MENU_ITEMS)]
+        for i, group in enumerate(groups):
+            head = head_parts[-1] if i == 0 else "…"
+            tail = hint if i == len(groups) - 1 else ""
+            messages.append(_menu_message(openid, head, group, tail))
+    else:
+        if hint:
+            body = f"{body}\n\n{hint}" if body else hint
+        if body or not reply.photos:
+            messages.extend(_text_message(openid, c) for c in split_utf8(body or "…"))
+    for media_id in reply.photos:
+        messages.append({"touser": openid, "msgtype": "image", "image": {"media_id": media_id}})
+    return messages
+
+
+# --------------------------------------------------------------------------- outbound
+
+
+def send_error(code: int, errmsg: str) -> SendError:
+    """The outbox's reading of a customer-service API error code."""
+    detail = f"wechat errcode {code}: {errmsg[:200]}"
+    if code in (45015, 45047):
+        return PermanentFailure(
+            f"{detail} — outside the customer-service window (the person has not written to "
+            "the account in the last 48 hours, or the reply quota for their last message is "
+            "spent); only a template message could reach them now"
+        )
+    if code == 43004:
+        return PermanentFailure(f"{detail} — the person unfollowed the account", unreachable=True)
+    if code == 40003:
+        return PermanentFailure(f"{detail} — not an OpenID of this account", unreachable=True)
+    if code == 45009:
+        return RetryLater(f"{detail} — daily API quota reached", retry_after=3600.0)
+    if code in (40007, 40008, 44002, 45002, 47001):
+        return PermanentFailure(f"{detail} — WeChat refused the message itself")
+    return RetryLater(detail)  # -1 (system busy), token errors and anything unknown
+
+
+class WeChatSender:
+    """Sends outbox payloads through the customer-service API; raises the outbox's errors."""
+
+    def __init__(self, settings: Settings, *, clock: Clock = utcnow) -> None:
+        self.base_url = settings.wechat_api_base_url.rstrip("/")
+        self.app_id = settings.wechat_app_id
+        self._secret = settings.wechat_app_secret
+        self.clock = clock
+        self._token: str | None = None
+        self._token_expires: datetime | None = None
+        self._token_lock = asyncio.Lock()
+        self._http: aiohttp.ClientSession | None = None
+        self.timeout = aiohttp.ClientTimeout(total=15)
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(timeout=self.timeout)
+        return self._http
+
+    async def _call(
+        self, method: str, path: str, params: dict[str, str], body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """One API call. Errors name the path only: the URL holds the secret or the token."""
+        data = None
+        headers = {}
+        if body is not None:
+            # WeChat wants UTF-8 JSON: \\u escapes would be shown to the person as typed.
+            data = _json_dumps(body)
+            headers["Content-Type"] = "application/json; charset=utf-8"
+        try:
+            async with self._session().request(
+                method, self.base_url + path, params=params, data=data, headers=headers
+            ) as response:
+                if response.status != 200:
+                    raise RetryLater(f"HTTP {response.status} from {path}")
+                result = await response.json(content_type=None)
+        except RetryLater:
+            raise
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise RetryLater(f"{path}: {type(exc).__name__}") from None
+        if not isinstance(result, dict):
+            raise RetryLater(f"{path}: the answer is not a JSON object")
+        return result
+
+    def _cached_token(self) -> str | None:
+        if self._token is None or self._token_expires is None:
+            return None
+        return self._token if self.clock() < self._token_expires else None
+
+    async def access_token(self) -> str:
+        """The cached access token, fetched again when it is (nearly) expired."""
+        if (cached := self._cached_token()) is not None:
+            return cached
+        async with self._token_lock:
+            if (cached := self._cached_token()) is not None:
+                return cached
+            result = await self._call(
+                "GET",
+                "/cgi-bin/token",
+                {"grant_type": "client_credential", "appid": self.app_id, "secret": self._secret},
+            )
+            token = result.get("access_token")
+            if not isinstance(token, str) or not token:
+                code = result.get("errcode")
+                errmsg = str(result.get("errmsg", ""))[:200]
+                raise RetryLater(f"no access token: wechat errcode {code}: {errmsg}")
+            try:
+                lifetime = int(result.get("expires_in", 7200))
+            except (TypeError, ValueError):
+                lifetime = 7200
+            # Renew a little early, so a token never expires between our check and WeChat's.
+            margin = min(300, lifetime // 2)
+            self._token = token
+            self._token_expires = self.clock() + timedelta(seconds=lifetime - margin)
+            return token
+
+    def forget_token(self, token: str) -> None:
+        if self._token == token:
+            self._token = None
+
+    async def post_message(self, message: dict[str, Any]) -> None:
+        """Send one customer-service message, renewing the token once if WeChat refuses it."""
+        for attempt in range(2):
+            token = await self.access_token()
+            result = await self._call(
+                "POST", "/cgi-bin/message/custom/send", {"access_token": token}, message
+            )
+            try:
+                code = int(result.get("errcode", 0))
+            except (TypeError, ValueError):
+                raise RetryLater("custom/send: errcode is not a number") from None
+            if code == 0:
+                return
+            if code in TOKEN_ERRORS and attempt == 0:
+                self.forget_token(token)
+                continue
+            raise send_error(code, str(result.get("errmsg", "")))
+
+    async def send(self, chat_id: str, payload: dict[str, Any]) -> None:
+        for message in render(chat_id, Reply.from_payload(payload)):
+            await self.post_message(message)
+
+
+def _json_dumps(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+# --------------------------------------------------------------------------- the channel
+
+
+@dataclass
+class _ChatQueue:
+    lock: asyncio.Lock
+    users: int = 0
+
+
+class WeChatChannel:
+    """The ``/wechat`` webhook and the sender; one person's messages are handled in order."""
+
+    def __init__(self, settings: Settings, process: Process, *, clock: Clock = utcnow) -> None:
+        if not settings.wechat_token:
+            raise ValueError("WECHAT_TOKEN is needed to check WeChat's signatures")
+        self.settings = settings
+        self.process = process
+        self.clock = clock
+        self.crypto = (
+            WeChatCrypto(settings.wechat_aes_key, settings.wechat_app_id)
+            if settings.wechat_aes_key
+            else None
+        )
+        self.sender = WeChatSender(settings, clock=clock)
+        self._chats: dict[str, _ChatQueue] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _fresh(self, timestamp: str) -> bool:
+        if not timestamp.isdigit() or len(timestamp) > 12:
+            return False
+        return abs(self.clock().timestamp() - int(timestamp)) <= MAX_CLOCK_SKEW_SECONDS
+
+    async def verify(self, request: web.Request) -> web.Response:
+        """GET /wechat: the server check when the URL is saved in the Official Account admin."""
+        query = request.query
+        timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
+        token = self.settings.wechat_token
+        if not self._fresh(timestamp) or not signature_matches(
+            query.get("signature"), token, timestamp, nonce
+        ):
+            return web.Response(status=401, text="unauthorized")
+        return web.Response(text=query.get("echostr", ""))
+
+    async def receive(self, request: web.Request) -> web.Response:
+        """POST /wechat: check, decrypt, parse, answer ``success`` and handle in the background."""
+        query = request.query
+        timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
+        token = self.settings.wechat_token
+        if not self._fresh(timestamp):
+            return web.Response(status=401, text="unauthorized")
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            return web.Response(status=413, text="too large")
+        body = await request.read()
+        if len(body) > MAX_BODY_BYTES:
+            return web.Response(status=413, text="too large")
+        try:
+            if self.crypto is None:
+                if not signature_matches(query.get("signature"), token, timestamp, nonce):
+                    return web.Response(status=401, text="unauthorized")
+                fields = parse_message(body)
+            else:
+                if not query.get("msg_signature"):
+                    return web.Response(status=401, text="unauthorized")
+                encrypted = parse_message(body).get("Encrypt", "").strip()
+                if not signature_matches(
+                    query.get("msg_signature"), token, timestamp, nonce, encrypted
+                ):
+                    return web.Response(status=401, text="unauthorized")
+                fields = parse_message(self.crypto.decrypt(encrypted).encode())
+        except BadMessage as exc:
+            log.warning("refused a WeChat request: %s", exc)
+            return web.Response(status=400, text="bad request")
+        inbound = message_to_inbound(fields)
+        if inbound is not None:
+            self._spawn(inbound)
+        return web.Response(text="success")
+
+    def _spawn(self, inbound: Inbound) -> None:
+        task = asyncio.create_task(self._handle(inbound))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, inbound: Inbound) -> None:
+        # Tasks start in creation order and asyncio.Lock wakes waiters first come, first served,
+        # so one person's messages are handled in the order WeChat delivered them.
+        queue = self._chats.get(inbound.chat_id)
+        if queue is None:
+            queue = self._chats[inbound.chat_id] = _ChatQueue(asyncio.Lock())
+        queue.users += 1
+        try:
+            async with queue.lock:
+                await self.process(inbound)
+        except Exception:
+            log.exception("wechat update %s failed", inbound.update_id)
+        finally:
+            queue.users -= 1
+            if queue.users == 0:
+                del self._chats[inbound.chat_id]  # only chats with work waiting stay listed
+
+    async def start(self) -> None:
+        """Nothing to connect: WeChat calls us; the sender opens its HTTP session when needed."""
+
+    async def stop(self) -> None:
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=10)
+        await self.sender.close()
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get(WEBHOOK_PATH, self.verify)
+        app.router.add_post(WEBHOOK_PATH, self.receive)
