@@ -26,6 +26,8 @@ from bot.scheduler import PeriodicJob, build_scheduler
 from bot.services import people
 from bot.services.conversation import ConversationService
 from bot.services.grid import load_grid_index
+from bot.services.outreach import OutreachService
+from bot.services.sweep import DeadlineSweep
 from bot.storage import migrate
 from bot.storage.db import Database
 from bot.storage.models import utcnow
@@ -69,15 +71,35 @@ class Jingtu:
         self.scheduler: AsyncIOScheduler | None = None
         self.console_sender: ConsoleSender | None = None
         self.telegram: object | None = None
+        self.wechat: object | None = None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._web_runner: web.AppRunner | None = None
 
     def _register_features(self) -> None:
         """Wire the feature services that need periodic work or hooks (one line each)."""
+        self.outreach = OutreachService(
+            self.database,
+            self.settings,
+            self.senders,
+            grid=lambda: self.grid_index,
+            clock=self.clock,
+            stopping=lambda: self._stop.is_set(),
+        )
+        self.periodic_jobs.append(PeriodicJob("outreach", self.outreach.tick, 5.0))
+        self.sweep = DeadlineSweep(
+            self.database, self.settings, lambda: self.grid_index, clock=self.clock
+        )
+
+        async def sweep_deadlines() -> None:
+            await self.sweep.run()
+            self.dispatcher.poke()  # what the sweep staged goes out now, not at the next drain
+
+        interval = self.settings.sweep_interval_seconds
+        self.periodic_jobs.append(PeriodicJob("deadline-sweep", sweep_deadlines, interval))
 
     async def _unreachable(self, channel: str, chat_id: str) -> None:
-        await people.mark_unreachable(self.database, channel, chat_id)
+        await people.mark_unreachable_and_unsubscribe(self.database, channel, chat_id)
 
     async def load_grid(self) -> None:
         self.grid_index = await load_grid_index(self.database)
@@ -97,6 +119,14 @@ class Jingtu:
         self.telegram = channel
         return channel
 
+    def attach_wechat(self) -> object:
+        from bot.channels.wechat import WeChatChannel
+
+        channel = WeChatChannel(self.settings, self.conversation.process, clock=self.clock)
+        self.senders["wechat"] = channel.sender
+        self.wechat = channel
+        return channel
+
     async def start(self, *, web_server: bool = False, background: bool = True) -> None:
         """Connect channels; `background=False` leaves draining the outbox to the caller."""
         await self.load_grid()
@@ -110,6 +140,8 @@ class Jingtu:
             adders = []
             if self.telegram is not None and self.settings.telegram_mode == "webhook":
                 adders.append(self.telegram.add_routes)  # type: ignore[attr-defined]
+            if self.wechat is not None:
+                adders.append(self.wechat.add_routes)  # type: ignore[attr-defined]
             app = build_web_app(adders, health=lambda: {"cells": len(self.grid_index)})
             self._web_runner = await start_web(app, self.settings.web_host, self.settings.web_port)
 
@@ -131,6 +163,9 @@ class Jingtu:
         if self._web_runner is not None:
             await self._web_runner.cleanup()
             self._web_runner = None
+        if self.wechat is not None:
+            await self.wechat.stop()  # type: ignore[attr-defined]  # lets webhook tasks finish
+            await self.dispatcher.flush_sent()
         if self.telegram is not None:
             await self.telegram.stop()  # type: ignore[attr-defined]
         await self.database.dispose()
@@ -159,13 +194,22 @@ async def _serve(settings: Settings, *, console: bool) -> int:
         await app.database.dispose()
         return 1
     use_telegram = bool(settings.telegram_bot_token) and not console
-    if use_telegram:
-        app.attach_telegram()
+    use_wechat = bool(settings.wechat_token and settings.wechat_app_id)
+    if use_wechat:
+        app.attach_wechat()
+    if use_telegram or (use_wechat and not console):
+        running = []
+        if use_telegram:
+            app.attach_telegram()
+            running.append(
+                f"Telegram ({settings.telegram_mode} mode, {settings.telegram_base_url})"
+            )
+        if use_wechat:
+            running.append(f"WeChat (webhook /wechat, {settings.wechat_api_base_url})")
         await app.start(web_server=True)
         log.info(
-            "Jingtu running on Telegram (%s mode, %s); web on %s:%s; database %s; %d cells",
-            settings.telegram_mode,
-            settings.telegram_base_url,
+            "Jingtu running on %s; web on %s:%s; database %s; %d cells",
+            " and ".join(running),
             settings.web_host,
             settings.web_port,
             redact_url(settings.database_url),
@@ -178,7 +222,7 @@ async def _serve(settings: Settings, *, console: bool) -> int:
         await app.stop()
         return 0
     channel = app.attach_console(ConsoleSender(out=sys.stdout))
-    await app.start()
+    await app.start(web_server=use_wechat)
     print(
         f"No TELEGRAM_BOT_TOKEN set: running the console channel on the sample grid "
         f"({len(app.grid_index)} cells, database {redact_url(settings.database_url)})."

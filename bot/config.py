@@ -51,11 +51,15 @@ class Settings:
     working_days: bool = False
     follow_up_days: float = 3.0
     follow_up_answer_days: float = 7.0
+    # level:category:ack_hours:resolve_days;… (see bot.domain.cases.parse_deadline_overrides)
+    deadline_overrides: str = ""
     invite_ttl_days: float = 7.0
     sweep_interval_seconds: float = 60.0
     # Outreach.
     broadcast_rate_per_second: float = 30.0
+    paid_broadcast: bool = False  # Telegram paid broadcasts: allows up to 1000 messages/s
     quiet_hours: str = "22:00-08:00"
+    campaign_misfire_grace_minutes: float = 60.0
 
     @property
     def tz(self) -> ZoneInfo:
@@ -102,13 +106,34 @@ class Settings:
                 "TELEGRAM_WEBHOOK_SECRET: required when TELEGRAM_MODE=webhook "
                 "(Telegram echoes it in X-Telegram-Bot-Api-Secret-Token)"
             )
+        limit = PAID_BROADCAST_LIMIT if self.paid_broadcast else FREE_BROADCAST_LIMIT
+        if self.broadcast_rate_per_second > limit:
+            raise ConfigError(
+                f"JINGTU_BROADCAST_RATE={self.broadcast_rate_per_second:g}: above Telegram's "
+                f"limit of {limit} messages/s"
+                + (
+                    ""
+                    if self.paid_broadcast
+                    else " (set JINGTU_PAID_BROADCAST=true for up to 1000)"
+                )
+            )
+        if self.wechat_aes_key and not _AES_KEY_RE.fullmatch(self.wechat_aes_key):
+            raise ConfigError(
+                "WECHAT_AES_KEY: must be the 43-character EncodingAESKey from the Official "
+                "Account admin (or empty for plaintext mode)"
+            )
+        if self.wechat_token and self.wechat_app_id and not self.wechat_app_secret:
+            raise ConfigError("WECHAT_APP_SECRET: required to reply on WeChat")
         if self.telegram_bot_token and not _TOKEN_RE.fullmatch(self.telegram_bot_token):
             raise ConfigError(
                 "TELEGRAM_BOT_TOKEN: does not look like a bot token (expected 123456:ABC…)"
             )
 
 
+FREE_BROADCAST_LIMIT = 30
+PAID_BROADCAST_LIMIT = 1000
 _TOKEN_RE = re.compile(r"\d{3,}:[A-Za-z0-9_-]{20,}")
+_AES_KEY_RE = re.compile(r"[A-Za-z0-9+/]{43}")
 _SECRETS = {
     "telegram_bot_token",
     "telegram_webhook_secret",
@@ -205,6 +230,13 @@ def _quiet_hours(raw: str) -> str:
     return raw
 
 
+def _deadline_overrides(raw: str) -> str:
+    from bot.domain.cases import parse_deadline_overrides
+
+    parse_deadline_overrides(raw)  # raises ValueError naming the bad entry
+    return raw
+
+
 def _plain(raw: str) -> str:
     return raw
 
@@ -236,8 +268,11 @@ _VARIABLES = {
     "JINGTU_WORKING_DAYS": ("working_days", _bool),
     "JINGTU_FOLLOW_UP_DAYS": ("follow_up_days", _positive),
     "JINGTU_FOLLOW_UP_ANSWER_DAYS": ("follow_up_answer_days", _positive),
+    "JINGTU_DEADLINE_OVERRIDES": ("deadline_overrides", _deadline_overrides),
     "JINGTU_INVITE_TTL_DAYS": ("invite_ttl_days", _positive),
     "JINGTU_SWEEP_INTERVAL_SECONDS": ("sweep_interval_seconds", _positive),
     "JINGTU_BROADCAST_RATE": ("broadcast_rate_per_second", _positive),
+    "JINGTU_PAID_BROADCAST": ("paid_broadcast", _bool),
     "JINGTU_QUIET_HOURS": ("quiet_hours", _quiet_hours),
+    "JINGTU_CAMPAIGN_MISFIRE_GRACE_MINUTES": ("campaign_misfire_grace_minutes", _positive),
 }

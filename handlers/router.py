@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from types import ModuleType
 
 from bot.services.conversation import Turn
-from handlers import resident
+from handlers import resident, subscriber, supervisor
 from handlers.contract import Inbound
 
 Step = Callable[[Turn, Inbound], Awaitable[None]]
@@ -27,7 +27,8 @@ RESIDENT_COMMANDS: dict[str, Step] = {
 RESIDENT_CALLBACKS: dict[str, Step] = {"lang:": resident.on_language}
 RESIDENT_FLOWS: dict[str, Step] = {resident.FLOW: resident.report_step}
 
-MODULES: list[ModuleType] = []  # further conversations (supervisor, subscriber) register here
+# Further conversations (supervisor, subscriber) register here.
+MODULES: list[ModuleType] = [supervisor, subscriber]
 
 MAX_TEXT = 4096
 

@@ -39,6 +39,8 @@ def test_a_plain_postgres_url_is_given_the_async_driver():
         ({"TELEGRAM_BOT_TOKEN": "not-a-token"}, "TELEGRAM_BOT_TOKEN"),
         ({"JINGTU_QUIET_HOURS": "late"}, "JINGTU_QUIET_HOURS"),
         ({"JINGTU_REPORT_RATE_PER_HOUR": "-1"}, "JINGTU_REPORT_RATE_PER_HOUR"),
+        ({"WECHAT_AES_KEY": "too-short"}, "WECHAT_AES_KEY"),
+        ({"WECHAT_TOKEN": "t", "WECHAT_APP_ID": "wx1"}, "WECHAT_APP_SECRET"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable(env, message):

@@ -28,6 +28,7 @@ async def test_one_chats_updates_run_in_order_while_other_chats_run_alongside():
     order: list[tuple[int, int]] = []
     release_slow = asyncio.Event()
     running = {"max": 0, "now": 0}
+    chat_200_done = asyncio.Event()
 
     async def work(u: Update) -> None:
         running["now"] += 1
@@ -36,12 +37,13 @@ async def test_one_chats_updates_run_in_order_while_other_chats_run_alongside():
             await release_slow.wait()  # chat 100's first update is slow
         order.append((u.effective_chat.id, u.update_id))
         running["now"] -= 1
+        if [c for c, _ in order].count(200) == 2:
+            chat_200_done.set()
 
     updates = [update(1, 100), update(2, 100), update(3, 200), update(4, 100), update(5, 200)]
     tasks = [asyncio.create_task(processor.process_update(u, work(u))) for u in updates]
     # Chat 200 finishes while chat 100 is stuck on its first update.
-    while [c for c, _ in order].count(200) < 2:
-        await asyncio.sleep(0)
+    await asyncio.wait_for(chat_200_done.wait(), timeout=10)
     assert order == [(200, 3), (200, 5)]
     release_slow.set()
     await asyncio.gather(*tasks)
