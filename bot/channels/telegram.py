@@ -44,10 +44,21 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 MAX_MESSAGE = 4096
+MAX_CAPTION = 1024
 MAX_CALLBACK_BYTES = 64
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-COMMANDS = ("report", "mycases", "case", "language", "help", "cancel")
+COMMANDS = (
+    "report",
+    "mycases",
+    "case",
+    "subscribe",
+    "unsubscribe",
+    "settings",
+    "language",
+    "help",
+    "cancel",
+)
 
 Process = Callable[[Inbound], Awaitable[Any]]
 
@@ -163,8 +174,19 @@ class TelegramSender:
         bot = self.application.bot
         chat: int | str = int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
         try:
-            chunks = split_text(reply.text or "…")
             inline = inline_keyboard(reply)
+            if (
+                len(reply.photos) == 1
+                and len(reply.text) <= MAX_CAPTION
+                and not reply.request_location
+            ):
+                # One photo with its text as the caption: one request, not two (this matters
+                # for broadcasts, which Telegram allows one message per second per chat).
+                await bot.send_photo(chat, reply.photos[0], caption=reply.text, reply_markup=inline)
+                if reply.location is not None:
+                    await bot.send_location(chat, reply.location.lat, reply.location.lon)
+                return
+            chunks = split_text(reply.text or "…")
             for i, chunk in enumerate(chunks):
                 last = i == len(chunks) - 1
                 markup: Any = None

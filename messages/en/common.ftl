@@ -13,6 +13,8 @@ help =
     /language — change language
     /cancel — leave the current dialog
     /help — this help
+    /subscribe, /unsubscribe, /settings — bulletins and campaigns
+    Grid supervisors: /join CODE to bind your cell, /inbox for your open cases.
     In an emergency call the 12369 environmental hotline.
 language-choose = Choose your language:
 language-set = Done — I will write to you in English from now on.

@@ -13,6 +13,8 @@ help =
     /language — 更换语言
     /cancel — 退出当前对话
     /help — 显示本帮助
+    /subscribe、/unsubscribe、/settings — 订阅环境公报与宣传活动
+    网格员：/join 邀请码 绑定网格，/inbox 查看待办案件。
     紧急情况请拨打 12369 环保热线。
 language-choose = 请选择语言：
 language-set = 好的，今后使用中文与您交流。

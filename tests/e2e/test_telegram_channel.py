@@ -146,3 +146,17 @@ def test_long_texts_are_split_at_line_breaks_within_telegrams_limit():
     assert all(len(c) <= 4096 for c in chunks)
     assert "".join(chunks) == body
     assert split_text("y" * 9000) == ["y" * 4096, "y" * 4096, "y" * 808]
+
+
+async def test_a_single_photo_travels_with_its_text_as_the_caption(sample_database_url, clock):
+    from tests.e2e.test_report_flows import VILLAGE_AT_SAMZHUBZE, report
+
+    settings = replace(Settings(), database_url=sample_database_url)
+    async with telegram_driver(settings, clock) as tg:
+        await tg.bind_supervisor("supervisor", VILLAGE_AT_SAMZHUBZE)
+        await report(tg, "alice", photos=1)
+        await tg.deliver()
+        [note] = [s for s in tg.received("supervisor") if "2026-00001" in s.text]
+        assert note.photos == ["photo-alice-0"]
+        assert any(data.startswith("sv:ack:") for _, data in note.buttons)
+        assert any(s.location for s in tg.received("supervisor"))
