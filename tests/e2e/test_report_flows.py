@@ -295,3 +295,24 @@ async def test_forged_button_data_is_refused_without_touching_stored_data(driver
     seen = await driver.forge_callback("alice", forged)
     assert seen and seen[0].text
     assert await count(driver, Case) == 0
+
+
+async def test_the_summary_lets_the_resident_change_a_field_and_come_back(driver: Driver):
+    await driver.text("alice", "/start")
+    await driver.press("alice", "English")
+    await driver.text("alice", "/report")
+    await driver.press("alice", "Air")
+    await driver.press("alice", "Dust and sand")
+    await driver.text("alice", "Sand blowing across the road")
+    await driver.press("alice", "Skip")
+    await driver.location("alice", *SAMZHUBZE)
+    await driver.press("alice", "Stay anonymous")
+    await driver.press("alice", "Change")
+    await driver.press("alice", "Description")
+    seen = await driver.text("alice", "Sand and grit blowing across the road by the school")
+    assert "Please check your report" in seen[-1].text
+    assert "by the school" in seen[-1].text
+    done = await driver.press("alice", "Submit")
+    assert "2026-00001" in done[-1].text
+    [case] = await cases(driver)
+    assert case.description == "Sand and grit blowing across the road by the school"

@@ -160,3 +160,20 @@ async def test_a_single_photo_travels_with_its_text_as_the_caption(sample_databa
         assert note.photos == ["photo-alice-0"]
         assert any(data.startswith("sv:ack:") for _, data in note.buttons)
         assert any(s.location for s in tg.received("supervisor"))
+
+
+async def test_a_shared_venue_counts_as_the_place(sample_database_url, clock):
+    settings = replace(Settings(), database_url=sample_database_url)
+    async with telegram_driver(settings, clock) as tg:
+        await tg.text("alice", "/report")
+        await tg.press("alice", "大气")
+        await tg.press("alice", "扬沙扬尘")
+        await tg.text("alice", "沙尘很大，持续一整天")
+        await tg.press("alice", "跳过")
+        seen = await tg._after(
+            "alice",
+            tg.api.user_venue(
+                tg.uid("alice"), 29.267, 88.881, "日喀则市", "桑珠孜区", first_name="alice"
+            ),
+        )
+        assert "匿名" in seen[-1].text or any("匿名" in b[0] for s in seen for b in s.buttons)
