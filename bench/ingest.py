@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import statistics
 import sys
@@ -57,8 +58,8 @@ LAT, LON = 29.267, 88.881
 
 
 def dialog_steps(api: FakeBotApi, user: int, step: int) -> dict[str, Any]:
-    """The update for `step` (0..7) of one user's report; spread users over ~600 m."""
-    lat = LAT + (user % 50) * 0.0001
+    """The update for `step` (0..7) of one user's report, each at a spot of its own (~2 m apart)."""
+    lat = LAT + next(_SPOTS) * 0.00002 if step == 5 else LAT
     steps: list[Callable[[], dict[str, Any]]] = [
         lambda: api.user_text(user, "/report", language_code="en"),
         lambda: api.user_callback(user, "r:g:air", message_id=1),
@@ -73,6 +74,7 @@ def dialog_steps(api: FakeBotApi, user: int, step: int) -> dict[str, Any]:
 
 
 STEPS = 8
+_SPOTS = itertools.count()
 
 
 class Completion:
@@ -209,6 +211,15 @@ async def measure(
             latencies = await paced_latency(
                 api, completion, range(20_000, 20_000 + paced_users), rate=100.0
             )
+            # A benchmark that measured no work would be worse than none: every user must have
+            # been answered at every step.
+            silent = [
+                u
+                for u in [*range(users), *range(20_000, 20_000 + paced_users)]
+                if len(api.sent_to(u)) < STEPS
+            ]
+            if silent:
+                raise RuntimeError(f"{name}: {len(silent)} users got fewer than {STEPS} replies")
         finally:
             await stop(app)
     return {
@@ -240,6 +251,19 @@ async def prepare_database(url: str | None, tmp: str) -> tuple[str, str | None]:
     return db_url, scratch
 
 
+async def count_cases(db_url: str) -> int:
+    from sqlalchemy import func, select
+
+    from bot.storage.models import Case
+
+    database = Database.from_url(db_url)
+    try:
+        async with database.reader() as session:
+            return int(await session.scalar(select(func.count()).select_from(Case)) or 0)
+    finally:
+        await database.dispose()
+
+
 async def drop_scratch(url: str, scratch: str) -> None:
     import asyncpg
 
@@ -261,6 +285,10 @@ async def run(users: int, paced_users: int, postgres_url: str | None = None) -> 
         try:
             echo = await measure("echo", start_echo, stop_echo, users, paced_users)
             jingtu = await measure("jingtu", jingtu_start, jingtu_stop, users, paced_users)
+            filed = await count_cases(db_url)
+            expected = 1 + users + paced_users  # the warm-up user, then every user once
+            if filed != expected:
+                raise RuntimeError(f"Jingtu filed {filed} cases, expected {expected}")
         finally:
             if postgres_url is not None and scratch is not None:
                 await drop_scratch(postgres_url, scratch)

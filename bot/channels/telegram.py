@@ -7,7 +7,6 @@ outbox's retry rules (429 → retry after the time Telegram asks; 403 → the ch
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
 import warnings
@@ -27,14 +26,9 @@ from telegram import (
     Update,
 )
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.ext import (
-    Application,
-    ApplicationBuilder,
-    BaseUpdateProcessor,
-    ContextTypes,
-    TypeHandler,
-)
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
+from bot.channels.lanes import ChatLanes
 from bot.config import Settings
 from bot.delivery.outbox import PermanentFailure, RetryLater
 from handlers.contract import Inbound, Location, Reply
@@ -131,38 +125,6 @@ def inline_keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows)
 
 
-class PerChatUpdateProcessor(BaseUpdateProcessor):
-    """Updates of different chats concurrently, each chat's strictly in arrival order.
-
-    A person's dialog must see their messages in order, but one slow chat must not hold up the
-    others: while one chat's transaction commits or its reply is on the wire, the next chat's
-    update is already being handled.
-    """
-
-    def __init__(self, max_concurrent_updates: int = 64) -> None:
-        super().__init__(max_concurrent_updates)
-        self._locks: dict[object, asyncio.Lock] = {}
-
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        chat = update.effective_chat if isinstance(update, Update) else None
-        key = chat.id if chat is not None else None
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = self._locks[key] = asyncio.Lock()
-        try:
-            async with lock:
-                await coroutine
-        finally:
-            if not lock.locked() and self._locks.get(key) is lock:
-                del self._locks[key]  # keep the table as small as the set of busy chats
-
-    async def initialize(self) -> None:
-        """Nothing to allocate."""
-
-    async def shutdown(self) -> None:
-        """Nothing to free."""
-
-
 class TelegramSender:
     """Sends one outbox payload to one chat; raises the outbox's error types."""
 
@@ -242,7 +204,6 @@ class TelegramChannel:
             .token(settings.telegram_bot_token)
             .base_url(settings.telegram_base_url)
             .base_file_url(settings.telegram_base_file_url)
-            .concurrent_updates(PerChatUpdateProcessor())
         )
         if settings.telegram_mode == "webhook":
             builder = builder.updater(None)  # updates arrive through our own web server
@@ -251,16 +212,30 @@ class TelegramChannel:
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
         self.sender = TelegramSender(self.application)
+        self.lanes = ChatLanes()
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if update.callback_query is not None:
-            try:
-                await update.callback_query.answer()
-            except TelegramError:
-                log.warning("could not answer callback query of update %s", update.update_id)
+        # PTB hands updates over one at a time, in order; the lanes run different chats'
+        # updates concurrently and each chat's in that order.
         inbound = update_to_inbound(update)
         if inbound is not None:
-            await self.process(inbound)
+            await self.lanes.submit(inbound.chat_id, lambda: self._handle(update, inbound))
+        elif update.callback_query is not None:
+            await self._answer(update)
+
+    async def _handle(self, update: Update, inbound: Inbound) -> None:
+        if update.callback_query is not None:
+            await self._answer(update)
+        await self.process(inbound)
+
+    @staticmethod
+    async def _answer(update: Update) -> None:
+        """Stop the client's spinner on the pressed button."""
+        assert update.callback_query is not None
+        try:
+            await update.callback_query.answer()
+        except TelegramError:
+            log.warning("could not answer callback query of update %s", update.update_id)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("telegram update failed", exc_info=context.error)
@@ -300,6 +275,7 @@ class TelegramChannel:
         app = self.application
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
+        await self.lanes.drain()  # what was fetched is handled before we go
         if app.running:
             await app.stop()
         await app.shutdown()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.db import Database
@@ -56,33 +56,46 @@ class Envelope:
     case_id: int | None = None
 
 
-def add_to_outbox(
+_INSERT_RETURNING_ID = insert(OutboxMessage).returning(
+    OutboxMessage.id, sort_by_parameter_order=True
+)
+
+
+async def add_to_outbox(
     session: AsyncSession,
     envelopes: Iterable[Envelope],
     *,
     now: datetime,
     claimed_for: timedelta | None = None,
 ) -> list[OutboxMessage]:
-    """Stage messages in the caller's transaction.
+    """Write messages in the caller's transaction; returns them as (detached) rows with ids.
 
     With `claimed_for`, the rows are born claimed by this process (the caller sends them right
     after commit); should it die first, the lease runs out and the drain sends them.
     """
-    rows = []
-    for env in envelopes:
-        row = OutboxMessage(
-            channel=env.channel,
-            chat_id=env.chat_id,
-            payload=env.payload,
-            dedupe_key=env.dedupe_key,
-            case_id=env.case_id,
-            status="sending" if claimed_for else "pending",
-            next_attempt_at=now + claimed_for if claimed_for else now,
-            created_at=now,
-        )
-        session.add(row)
-        rows.append(row)
-    return rows
+    values = [
+        {
+            "channel": env.channel,
+            "chat_id": env.chat_id,
+            "payload": env.payload,
+            "dedupe_key": env.dedupe_key,
+            "case_id": env.case_id,
+            "status": "sending" if claimed_for else "pending",
+            "attempts": 0,
+            "next_attempt_at": now + claimed_for if claimed_for else now,
+            "last_error": "",
+            "created_at": now,
+        }
+        for env in envelopes
+    ]
+    if not values:
+        return []
+    # One multi-row INSERT … RETURNING instead of an ORM unit of work: this is on the path of
+    # every message a person sends.
+    await session.flush()  # the ORM's pending rows first (a case these messages refer to)
+    connection = await session.connection()
+    ids = (await connection.execute(_INSERT_RETURNING_ID, values)).scalars().all()
+    return [OutboxMessage(id=row_id, **row) for row_id, row in zip(ids, values, strict=True)]
 
 
 def backoff_seconds(attempts: int) -> float:

@@ -205,13 +205,13 @@ class ConversationService:
                 )
             await self.handler(turn, inbound)
             await self._save_dialog(session, person.id, stored, dialog, now)
-            rows = add_to_outbox(
+            rows = await add_to_outbox(
                 session,
                 [Envelope(inbound.channel, inbound.chat_id, r.to_payload()) for r in turn.replies],
                 now=now,
                 claimed_for=self.reply_lease,
             )
-            add_to_outbox(session, turn.notifications, now=now)
+            await add_to_outbox(session, turn.notifications, now=now)
             await session.flush()
             return Outcome(replies=rows), bool(turn.notifications)
 
@@ -255,7 +255,7 @@ class ConversationService:
                     chat_id=inbound.chat_id,
                 )
                 t = Translator(person.locale or self.settings.default_locale)
-                rows = add_to_outbox(
+                rows = await add_to_outbox(
                     session,
                     [
                         Envelope(

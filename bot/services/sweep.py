@@ -404,7 +404,7 @@ class DeadlineSweep:
                     ctx, c, "rp-follow-up", days=days, buttons=follow_up_buttons(c.id)
                 )
                 stats.follow_ups_asked += 1
-            add_to_outbox(session, ctx.notifications, now=now)
+            await add_to_outbox(session, ctx.notifications, now=now)
             stats.outbox_rows += len(ctx.notifications)
             await self._after_writes("follow-up", stats)
             return len(cases)
@@ -434,7 +434,7 @@ class DeadlineSweep:
                 c.follow_up_answer_due_at = None
                 await tell_reporters(ctx, c, "rp-closed-no-answer")
                 stats.closed += 1
-            add_to_outbox(session, ctx.notifications, now=now)
+            await add_to_outbox(session, ctx.notifications, now=now)
             stats.outbox_rows += len(ctx.notifications)
             await self._after_writes("closing", stats)
             return len(cases)

@@ -47,18 +47,34 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(url, **kwargs)
 
 
+_IGNORING_INSERTS: dict[tuple[str, type[Any]], Any] = {}
+
+
+def _ignoring_insert(dialect: str, model: type[Any]) -> Any:
+    # Built once per model: a statement object memoises its cache key, so reusing it spares
+    # SQLAlchemy re-deriving the key on every call of this hot path.
+    stmt = _IGNORING_INSERTS.get((dialect, model))
+    if stmt is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            stmt = pg_insert(model).on_conflict_do_nothing()
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            stmt = sqlite_insert(model).on_conflict_do_nothing()
+        _IGNORING_INSERTS[(dialect, model)] = stmt
+    return stmt
+
+
 async def insert_ignore(session: AsyncSession, model: type[Any], values: dict[str, Any]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING on either backend; True when a row was inserted."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt: Any = pg_insert(model).values(**values).on_conflict_do_nothing()
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(model).values(**values).on_conflict_do_nothing()
-    result = await session.execute(stmt)
-    return bool(getattr(result, "rowcount", 0))
+    stmt = _ignoring_insert(session.get_bind().dialect.name, model)
+    # On the session's connection, as plain Core: through the ORM a parameter dictionary would
+    # make this an ORM bulk insert, which does not report the row count.
+    connection = await session.connection()
+    result = await connection.execute(stmt, values)
+    return bool(result.rowcount)
 
 
 class Database:

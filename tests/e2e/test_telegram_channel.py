@@ -60,6 +60,7 @@ async def test_webhook_mode_registers_the_secret_and_accepts_only_requests_beari
                 for _ in range(2):  # Telegram redelivers when it does not hear 200 in time
                     async with http.post(url, json=update, headers={SECRET_HEADER: SECRET}) as r:
                         assert r.status == 200
+            await app.conversation.wait_handled(2)
             replies = api.sent_to(501)
             assert len(replies) == 1 and "/report" in replies[0]["text"]
             async with app.database.reader() as s:
