@@ -49,6 +49,18 @@ def _bundle(locale: str) -> FluentBundle:
 
 def text(locale: str | None, key: str, **args: Any) -> str:
     """The message `key` in `locale`, falling back to the default locale, then to the key."""
+    if not args:
+        return _plain_text(locale, key)
+    return _render(locale, key, args)
+
+
+@cache
+def _plain_text(locale: str | None, key: str) -> str:
+    # Without arguments a message always renders the same (the catalogs are loaded once).
+    return _render(locale, key, {})
+
+
+def _render(locale: str | None, key: str, args: dict[str, Any]) -> str:
     for candidate in (locale or DEFAULT_LOCALE, DEFAULT_LOCALE):
         bundle = _bundle(candidate if candidate in LOCALES else DEFAULT_LOCALE)
         if bundle.has_message(key):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery.outbox import Envelope
@@ -46,18 +46,35 @@ class Target:
     cell_code: str
 
 
+_STAFFED_CELLS = select(SupervisorCell.cell_code).where(
+    SupervisorCell.cell_code.in_(bindparam("codes", expanding=True))
+)
+# Columns, not entities: this runs for every report, and no caller changes these rows.
+_SUPERVISOR_CHATS = (
+    select(
+        SupervisorCell.cell_code,
+        Supervisor.id,
+        Supervisor.telegram_chat_id,
+        Supervisor.wechat_openid,
+        Person.id,
+        Person.channel,
+        Person.chat_id,
+        Person.locale,
+        Person.reachable,
+    )
+    .join(Supervisor, Supervisor.id == SupervisorCell.supervisor_id)
+    .outerjoin(Person, Person.id == Supervisor.person_id)
+    .where(SupervisorCell.cell_code.in_(bindparam("codes", expanding=True)))
+    .order_by(Supervisor.id)
+)
+
+
 async def first_staffed(session: AsyncSession, chain: Sequence[CellRef]) -> CellRef | None:
     """The deepest cell of the chain that has at least one supervisor."""
     codes = [c.code for c in chain]
     if not codes:
         return None
-    staffed = set(
-        (
-            await session.scalars(
-                select(SupervisorCell.cell_code).where(SupervisorCell.cell_code.in_(codes))
-            )
-        ).all()
-    )
+    staffed = set((await session.scalars(_STAFFED_CELLS, {"codes": codes})).all())
     return next((c for c in chain if c.code in staffed), None)
 
 
@@ -66,29 +83,34 @@ async def supervisor_targets(session: AsyncSession, cell_codes: Iterable[str]) -
     codes = list(dict.fromkeys(cell_codes))
     if not codes:
         return []
-    rows = await session.execute(
-        select(SupervisorCell.cell_code, Supervisor, Person)
-        .join(Supervisor, Supervisor.id == SupervisorCell.supervisor_id)
-        .outerjoin(Person, Person.id == Supervisor.person_id)
-        .where(SupervisorCell.cell_code.in_(codes))
-        .order_by(Supervisor.id)
-    )
+    await session.flush()  # as an ORM query would: pending changes to people count
+    connection = await session.connection()
+    rows = await connection.execute(_SUPERVISOR_CHATS, {"codes": codes})
     targets: list[Target] = []
     seen: set[tuple[str, str]] = set()
-    for cell_code, supervisor, person in rows:
-        locale = person.locale if person is not None else None
+    for (
+        cell_code,
+        supervisor_id,
+        telegram_chat_id,
+        wechat_openid,
+        person_id,
+        channel,
+        person_chat_id,
+        locale,
+        reachable,
+    ) in rows:
         chats: list[tuple[str, str]] = []
-        if person is not None and person.reachable:
-            chats.append((person.channel, person.chat_id))
-        if supervisor.telegram_chat_id:
-            chats.append(("telegram", supervisor.telegram_chat_id))
-        if supervisor.wechat_openid:
-            chats.append(("wechat", supervisor.wechat_openid))
-        for channel, chat_id in chats:
-            if (channel, chat_id) in seen:
+        if person_id is not None and reachable:
+            chats.append((channel, person_chat_id))
+        if telegram_chat_id:
+            chats.append(("telegram", telegram_chat_id))
+        if wechat_openid:
+            chats.append(("wechat", wechat_openid))
+        for chat in chats:
+            if chat in seen:
                 continue
-            seen.add((channel, chat_id))
-            targets.append(Target(channel, chat_id, locale, supervisor.id, cell_code))
+            seen.add(chat)
+            targets.append(Target(chat[0], chat[1], locale, supervisor_id, cell_code))
     return targets
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import categories
@@ -71,13 +71,34 @@ class ReportRefused(Exception):
         self.args_for_message = args
 
 
+# Built once, with bind parameters: a statement object memoises its cache key, and these run
+# for every report.
+_REPORTS_SINCE = (
+    select(func.count())
+    .select_from(CaseReporter)
+    .where(
+        CaseReporter.person_id == bindparam("person_id"),
+        CaseReporter.joined_at > bindparam("since", type_=CaseReporter.joined_at.type),
+    )
+)
+_NEXT_SEQ = (
+    update(CaseCounter)
+    .where(CaseCounter.year == bindparam("y"))
+    .values(last_seq=CaseCounter.last_seq + 1)
+    .returning(CaseCounter.last_seq)
+)
+_NEARBY_OPEN_CASES = select(Case).where(
+    Case.category == bindparam("category"),
+    Case.status.in_([s.value for s in OPEN_STATUSES]),
+    Case.created_at >= bindparam("since", type_=Case.created_at.type),
+    Case.lat.between(bindparam("min_lat"), bindparam("max_lat")),
+    Case.lon.between(bindparam("min_lon"), bindparam("max_lon")),
+)
+
+
 async def reports_in_last_hour(session: AsyncSession, person_id: int, now: datetime) -> int:
     count = await session.scalar(
-        select(func.count())
-        .select_from(CaseReporter)
-        .where(
-            CaseReporter.person_id == person_id, CaseReporter.joined_at > now - timedelta(hours=1)
-        )
+        _REPORTS_SINCE, {"person_id": person_id, "since": now - timedelta(hours=1)}
     )
     return int(count or 0)
 
@@ -91,12 +112,7 @@ async def check_rate_limit(turn: Turn) -> None:
 async def next_case_number(session: AsyncSession, year: int) -> str:
     # Serialised by the row lock the UPDATE takes; the insert only races on a year's first case.
     await insert_ignore(session, CaseCounter, {"year": year, "last_seq": 0})
-    result = await session.execute(
-        update(CaseCounter)
-        .where(CaseCounter.year == year)
-        .values(last_seq=CaseCounter.last_seq + 1)
-        .returning(CaseCounter.last_seq)
-    )
+    result = await session.execute(_NEXT_SEQ, {"y": year})
     return format_case_number(year, int(result.scalar_one()))
 
 
@@ -107,13 +123,15 @@ async def find_nearby_open_case(turn: Turn, draft: ReportDraft) -> Case | None:
     d_lon = radius / (111_000.0 * max(math.cos(math.radians(draft.lat)), 0.01))
     candidates = (
         await turn.session.scalars(
-            select(Case).where(
-                Case.category == draft.category,
-                Case.status.in_([s.value for s in OPEN_STATUSES]),
-                Case.created_at >= since,
-                Case.lat.between(draft.lat - d_lat, draft.lat + d_lat),
-                Case.lon.between(draft.lon - d_lon, draft.lon + d_lon),
-            )
+            _NEARBY_OPEN_CASES,
+            {
+                "category": draft.category,
+                "since": since,
+                "min_lat": draft.lat - d_lat,
+                "max_lat": draft.lat + d_lat,
+                "min_lon": draft.lon - d_lon,
+                "max_lon": draft.lon + d_lon,
+            },
         )
     ).all()
     best: tuple[float, Case] | None = None
