@@ -12,10 +12,23 @@ import socket
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 
 from bot.storage.db import Database, insert_ignore
 from bot.storage.models import LeaderLock
+
+# Built once: a statement built per renewal leaves expression objects in reference cycles that
+# only a full garbage collection frees (memory creeps up during a long broadcast).
+_RENEW = (
+    update(LeaderLock)
+    .where(
+        LeaderLock.name == bindparam("lock_name"),
+        (LeaderLock.holder == bindparam("lock_holder"))
+        | (LeaderLock.expires_at <= bindparam("now")),
+    )
+    .values(holder=bindparam("lock_holder"), expires_at=bindparam("lock_expires"))
+    .execution_options(synchronize_session=False)
+)
 
 
 def process_identity() -> str:
@@ -32,12 +45,8 @@ async def try_acquire(
         ):
             return True
         result = await session.execute(
-            update(LeaderLock)
-            .where(
-                LeaderLock.name == name,
-                (LeaderLock.holder == holder) | (LeaderLock.expires_at <= now),
-            )
-            .values(holder=holder, expires_at=now + lease)
+            _RENEW,
+            {"lock_name": name, "lock_holder": holder, "now": now, "lock_expires": now + lease},
         )
         return bool(getattr(result, "rowcount", 0))
 
