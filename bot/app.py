@@ -13,6 +13,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -33,6 +34,11 @@ from bot.storage.db import Database
 from bot.storage.models import utcnow
 from bot.web.server import build_web_app, start_web
 from handlers import router
+
+if TYPE_CHECKING:
+    # The platform modules (and python-telegram-bot) load only when a channel is attached.
+    from bot.channels.telegram import TelegramChannel
+    from bot.channels.wechat import WeChatChannel
 
 log = logging.getLogger("jingtu")
 
@@ -70,8 +76,8 @@ class Jingtu:
         self._register_features()
         self.scheduler: AsyncIOScheduler | None = None
         self.console_sender: ConsoleSender | None = None
-        self.telegram: object | None = None
-        self.wechat: object | None = None
+        self.telegram: TelegramChannel | None = None
+        self.wechat: WeChatChannel | None = None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._web_runner: web.AppRunner | None = None
@@ -111,7 +117,7 @@ class Jingtu:
         channel.run_id = uuid.uuid4().hex[:8] + ":"
         return channel
 
-    def attach_telegram(self) -> object:
+    def attach_telegram(self) -> TelegramChannel:
         from bot.channels.telegram import TelegramChannel
 
         channel = TelegramChannel(self.settings, self.conversation.process)
@@ -119,7 +125,7 @@ class Jingtu:
         self.telegram = channel
         return channel
 
-    def attach_wechat(self) -> object:
+    def attach_wechat(self) -> WeChatChannel:
         from bot.channels.wechat import WeChatChannel
 
         channel = WeChatChannel(self.settings, self.conversation.process, clock=self.clock)
@@ -131,7 +137,7 @@ class Jingtu:
         """Connect channels; `background=False` leaves draining the outbox to the caller."""
         await self.load_grid()
         if self.telegram is not None:
-            await self.telegram.start()  # type: ignore[attr-defined]
+            await self.telegram.start()
         if background:
             self._tasks.append(asyncio.create_task(self.dispatcher.run(self._stop)))
             self.scheduler = build_scheduler(self.periodic_jobs, timezone=self.settings.timezone)
@@ -139,9 +145,9 @@ class Jingtu:
         if web_server:
             adders = []
             if self.telegram is not None and self.settings.telegram_mode == "webhook":
-                adders.append(self.telegram.add_routes)  # type: ignore[attr-defined]
+                adders.append(self.telegram.add_routes)
             if self.wechat is not None:
-                adders.append(self.wechat.add_routes)  # type: ignore[attr-defined]
+                adders.append(self.wechat.add_routes)
             app = build_web_app(adders, health=lambda: {"cells": len(self.grid_index)})
             self._web_runner = await start_web(app, self.settings.web_host, self.settings.web_port)
 
@@ -164,10 +170,10 @@ class Jingtu:
             await self._web_runner.cleanup()
             self._web_runner = None
         if self.wechat is not None:
-            await self.wechat.stop()  # type: ignore[attr-defined]  # lets webhook tasks finish
+            await self.wechat.stop()  # lets webhook tasks finish
             await self.dispatcher.flush_sent()
         if self.telegram is not None:
-            await self.telegram.stop()  # type: ignore[attr-defined]
+            await self.telegram.stop()
         await self.database.dispose()
 
     @property

@@ -1,0 +1,58 @@
+"""The layering ARCHITECTURE.md promises, checked on the source rather than trusted."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def imports_of(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def modules(*folders: str) -> list[Path]:
+    return sorted(p for folder in folders for p in (ROOT / folder).rglob("*.py"))
+
+
+def test_the_domain_imports_only_the_standard_library_and_shapely():
+    allowed_third_party = {"shapely", "numpy"}  # numpy: shapely 2's array type
+    for path in modules("bot/domain"):
+        for name in imports_of(path):
+            top = name.split(".")[0]
+            assert (
+                top in sys.stdlib_module_names
+                or top in allowed_third_party
+                or name.startswith("bot.domain")
+            ), f"{path.relative_to(ROOT)} imports {name}"
+
+
+def test_only_the_telegram_channel_imports_python_telegram_bot():
+    for path in modules("bot", "handlers", "messages"):
+        if path.relative_to(ROOT).as_posix() == "bot/channels/telegram.py":
+            continue
+        assert not {n for n in imports_of(path) if n.split(".")[0] == "telegram"}, path
+
+
+def test_conversations_know_no_platform_and_no_sql():
+    for path in modules("handlers"):
+        for name in imports_of(path):
+            assert not name.startswith(("bot.channels", "sqlalchemy", "telegram", "aiohttp")), (
+                f"{path.relative_to(ROOT)} imports {name}"
+            )
+
+
+def test_nothing_below_the_composition_root_imports_it():
+    for path in modules("bot", "handlers", "messages"):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel in {"bot/app.py", "bot/cli.py"} or rel.startswith("bot/commands/"):
+            continue
+        assert "bot.app" not in imports_of(path), rel
