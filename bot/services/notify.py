@@ -69,6 +69,24 @@ _SUPERVISOR_CHATS = (
 )
 
 
+def supervisor_chats(
+    bound_channel: str | None,
+    bound_chat_id: str | None,
+    telegram_chat_id: str | None,
+    wechat_openid: str | None,
+) -> list[tuple[str, str]]:
+    """Where one supervisor can be reached: the chat they bound by invite (if still reachable),
+    then the chats their roster entry names."""
+    chats: list[tuple[str, str]] = []
+    if bound_channel is not None and bound_chat_id:
+        chats.append((bound_channel, bound_chat_id))
+    if telegram_chat_id:
+        chats.append(("telegram", telegram_chat_id))
+    if wechat_openid:
+        chats.append(("wechat", wechat_openid))
+    return chats
+
+
 async def first_staffed(session: AsyncSession, chain: Sequence[CellRef]) -> CellRef | None:
     """The deepest cell of the chain that has at least one supervisor."""
     codes = [c.code for c in chain]
@@ -99,13 +117,12 @@ async def supervisor_targets(session: AsyncSession, cell_codes: Iterable[str]) -
         locale,
         reachable,
     ) in rows:
-        chats: list[tuple[str, str]] = []
-        if person_id is not None and reachable:
-            chats.append((channel, person_chat_id))
-        if telegram_chat_id:
-            chats.append(("telegram", telegram_chat_id))
-        if wechat_openid:
-            chats.append(("wechat", wechat_openid))
+        chats = supervisor_chats(
+            channel if person_id is not None and reachable else None,
+            person_chat_id,
+            telegram_chat_id,
+            wechat_openid,
+        )
         for chat in chats:
             if chat in seen:
                 continue

@@ -350,13 +350,9 @@ async def cell_chats(session: AsyncSession, codes: Iterable[str]) -> list[CellCh
     chats: list[CellChat] = []
     seen: set[tuple[str, str, str]] = set()
     for cell_code, telegram_chat, wechat_openid, channel, chat_id, locale, reachable in rows:
-        options: list[tuple[str, str]] = []
-        if channel is not None and reachable:
-            options.append((channel, chat_id))
-        if telegram_chat:
-            options.append(("telegram", telegram_chat))
-        if wechat_openid:
-            options.append(("wechat", wechat_openid))
+        options = notify.supervisor_chats(
+            channel if reachable else None, chat_id, telegram_chat, wechat_openid
+        )
         for option in options:
             if (cell_code, *option) not in seen:
                 seen.add((cell_code, *option))
