@@ -37,7 +37,7 @@ import json
 import logging
 import typing
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -58,6 +58,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.config import Settings
 from bot.delivery.outbox import add_to_outbox
@@ -364,21 +365,17 @@ class DeadlineSweep:
 
     # --- the follow-up ------------------------------------------------------------------------
 
+    async def _claim_resolved(
+        self, session: AsyncSession, due: InstrumentedAttribute[datetime | None], now: datetime
+    ) -> Sequence[Case]:
+        """A batch of resolved cases whose `due` time has come, claimed for this transaction."""
+        query = select(Case).where(Case.status == Status.RESOLVED.value, due <= now)
+        return (await session.scalars(self._claim(query.order_by(Case.id)))).all()
+
     async def _follow_up_batch(self, now: datetime, stats: SweepStats) -> int:
         policy = deadline_policy(self.settings)
         async with self.database.transaction() as session:
-            cases = (
-                await session.scalars(
-                    self._claim(
-                        select(Case)
-                        .where(
-                            Case.status == Status.RESOLVED.value,
-                            Case.follow_up_at <= now,
-                        )
-                        .order_by(Case.id)
-                    )
-                )
-            ).all()
+            cases = await self._claim_resolved(session, Case.follow_up_at, now)
             if not cases:
                 return 0
             ctx = SystemContext(session, self.settings, self.grid(), now)
@@ -411,18 +408,7 @@ class DeadlineSweep:
 
     async def _closing_batch(self, now: datetime, stats: SweepStats) -> int:
         async with self.database.transaction() as session:
-            cases = (
-                await session.scalars(
-                    self._claim(
-                        select(Case)
-                        .where(
-                            Case.status == Status.RESOLVED.value,
-                            Case.follow_up_answer_due_at <= now,
-                        )
-                        .order_by(Case.id)
-                    )
-                )
-            ).all()
+            cases = await self._claim_resolved(session, Case.follow_up_answer_due_at, now)
             if not cases:
                 return 0
             ctx = SystemContext(session, self.settings, self.grid(), now)
