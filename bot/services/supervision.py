@@ -389,12 +389,14 @@ def _notice_template(kind: str, reason: str, locale: str) -> str:
 async def escalation_envelopes(
     session: AsyncSession, grid: GridIndex, settings: Settings, notices: Sequence[EscalationNotice]
 ) -> list[Envelope]:
-    """Tell both levels, one message per chat and group of cases (not one per case).
+    """Tell both levels: one digest per supervisor chat, not one message per case or cell.
 
-    The cell the case goes to reads "escalated to you" (with the case's buttons when the message
-    is about a single case); the cell it leaves reads "escalated from you to …"; at the top of the
-    grid the top cell reads "overdue". Each text is rendered once per kind, reason and language
-    and completed by string substitution, so a sweep of thousands of cases stays cheap.
+    A digest has a section per kind of news: cases escalated to one of the chat's cells
+    ("escalated to you"), cases that left one of its cells ("escalated from you to …") and, at
+    the top of the grid, cases overdue there; each section lists its case numbers. A digest about
+    a single case that reached the chat carries that case's buttons. Each section's text is
+    rendered once per kind, reason and language and completed by string substitution, so a
+    sweep of thousands of cases costs one row and one render per chat and section.
     """
     groups: dict[tuple[str, str, str, str], list[EscalationNotice]] = defaultdict(list)
     for n in notices:
@@ -406,7 +408,8 @@ async def escalation_envelopes(
     chats_by_cell: dict[str, list[CellChat]] = defaultdict(list)
     for chat in await cell_chats(session, {g[1] for g in groups}):
         chats_by_cell[chat.cell_code].append(chat)
-    envelopes: list[Envelope] = []
+    sections: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    arrived: dict[tuple[str, str, str], list[EscalationNotice]] = defaultdict(list)
     for (kind, cell, other, reason), items in groups.items():
         chats = chats_by_cell.get(cell)
         if not chats:
@@ -415,26 +418,31 @@ async def escalation_envelopes(
         shown = ", ".join(numbers[:DIGEST_MAX_NUMBERS]) + (
             " …" if len(numbers) > DIGEST_MAX_NUMBERS else ""
         )
-        single = items[0] if len(items) == 1 and kind != "out" else None
         for chat in chats:
             locale = chat.locale if chat.locale in LOCALES else settings.default_locale
-            text = (
+            key = (chat.channel, chat.chat_id, locale)
+            sections[key].append(
                 _notice_template(kind, reason, locale)
                 .replace(_CELL, notify.cell_name(grid, cell, locale))
                 .replace(_OTHER, notify.cell_name(grid, other, locale))
                 .replace(_NUMBERS, shown)
             )
-            buttons = (
-                action_buttons(Translator(locale), single.case_id, single.status) if single else ()
+            if kind != "out":
+                arrived[key].extend(items)
+    envelopes: list[Envelope] = []
+    for (channel, chat_id, locale), texts in sections.items():
+        cases = arrived.get((channel, chat_id, locale), [])
+        # Buttons only when the digest is about exactly one case the chat must now act on.
+        single = cases[0] if len(cases) == 1 and len(texts) == 1 else None
+        buttons = action_buttons(Translator(locale), single.case_id, single.status) if single else ()
+        envelopes.append(
+            Envelope(
+                channel,
+                chat_id,
+                Reply("\n\n".join(texts), buttons=buttons).to_payload(),
+                case_id=single.case_id if single else None,
             )
-            envelopes.append(
-                Envelope(
-                    chat.channel,
-                    chat.chat_id,
-                    Reply(text, buttons=buttons).to_payload(),
-                    case_id=single.case_id if single else None,
-                )
-            )
+        )
     return envelopes
 
 

@@ -62,7 +62,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.config import Settings
 from bot.delivery.outbox import add_to_outbox
-from bot.domain.cases import OPEN_STATUSES, Action, Status, escalation_step
+from bot.domain.cases import OPEN_STATUSES, Action, EscalationStep, Status, escalation_step
 from bot.domain.grid import GridIndex
 from bot.services import notify
 from bot.services.supervision import (
@@ -74,6 +74,7 @@ from bot.services.supervision import (
     tell_reporters,
     transition,
 )
+from bot.storage.bulk import among, insert_many
 from bot.storage.db import Database
 from bot.storage.models import (
     Case,
@@ -120,6 +121,19 @@ LATE_COLUMNS = (
     Case.ack_due_at,
     Case.resolve_due_at,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Where cases in one cell at one escalation level go (see `_escalation_batch`)."""
+
+    step: EscalationStep
+    level: str | None  # the level of the cell they climb to; None: already at the top
+
+    def event_data(self, reason: str) -> dict[str, Any]:
+        if self.level is None:
+            return {"reason": reason}
+        return {"reason": reason, "level": self.step.new_level}
 
 
 @dataclass
@@ -179,6 +193,7 @@ class DeadlineSweep:
     async def _escalation_batch(self, now: datetime, stats: SweepStats) -> int:
         grid = self.grid()
         policy = deadline_policy(self.settings)
+        dialect = self.database.engine.dialect.name
         async with self.database.transaction() as session:
             rows = (
                 await session.execute(
@@ -192,7 +207,6 @@ class DeadlineSweep:
             if not rows:
                 return 0
             stats.after_id = rows[-1].id
-            chains: dict[str, list[str]] = {}
             dues: dict[tuple[str, str, bool, bool], datetime] = {}
 
             def due(level: str, category: str, urgent: bool, ack: bool) -> datetime:
@@ -216,58 +230,57 @@ class DeadlineSweep:
             events: list[dict[str, Any]] = []
             notices: list[EscalationNotice] = []
             told: dict[tuple[str, str], list[int]] = defaultdict(list)  # (reason, level) → ids
-            for row in rows:
-                chain = chains.get(row.cell_code)
-                if chain is None:
-                    chain = chains[row.cell_code] = [
-                        c.code for c in grid.chain_of(row.cell_code)
-                    ] or [row.cell_code]
-                ack_late = (
-                    row.status in ACK_WAITING
-                    and row.ack_due_at is not None
-                    and row.ack_due_at <= now
-                )
-                resolve_late = row.resolve_due_at is not None and row.resolve_due_at <= now
+            # Cases in the same cell at the same level climb alike: the step is worked out once
+            # per (cell, level), the new deadlines once per (level, category, urgency, kind).
+            plans: dict[tuple[str, int], _Plan] = {}
+            for (
+                case_id,
+                number,
+                status,
+                cell_code,
+                at_level,
+                category,
+                urgent,
+                ack,
+                resolve,
+            ) in rows:
+                plan = plans.get((cell_code, at_level))
+                if plan is None:
+                    chain = [c.code for c in grid.chain_of(cell_code)] or [cell_code]
+                    step = escalation_step(chain, at_level)
+                    target = None if step.target is None else grid.cells[step.target].level.value
+                    plan = plans[(cell_code, at_level)] = _Plan(step, target)
+                step = plan.step
+                ack_late = status in ACK_WAITING and ack is not None and ack <= now
+                resolve_late = resolve is not None and resolve <= now
                 reason = "ack" if ack_late else "resolve"
-                data: dict[str, Any] = {"reason": reason}
-                step = escalation_step(chain, row.escalation_level)
-                if step.target is None:
+                level = plan.level
+                if level is None:
                     # Nowhere higher to go: the deadline is spent, the top cell is told once.
-                    updates[(False, ack_late, None, resolve_late, None)].append(row.id)
+                    updates[(False, ack_late, None, resolve_late, None)].append(case_id)
                     kind, to_cell = "overdue", step.current
                     stats.overdue_at_top += 1
                 else:
-                    target = grid.cells[step.target]
-                    level = target.level.value
-                    new_ack = due(level, row.category, row.urgent, True) if ack_late else None
-                    new_resolve = (
-                        due(level, row.category, row.urgent, False) if resolve_late else None
-                    )
-                    updates[(True, ack_late, new_ack, resolve_late, new_resolve)].append(row.id)
-                    kind, to_cell = Action.ESCALATE.value, step.target
-                    data["level"] = step.new_level
-                    told[(reason, level)].append(row.id)
+                    new_ack = due(level, category, urgent, True) if ack_late else None
+                    new_resolve = due(level, category, urgent, False) if resolve_late else None
+                    updates[(True, ack_late, new_ack, resolve_late, new_resolve)].append(case_id)
+                    kind, to_cell = Action.ESCALATE.value, step.target or step.current
+                    told[(reason, level)].append(case_id)
                     stats.escalated += 1
                     stats.by_level[level] += 1
                 events.append(
                     {
-                        "case_id": row.id,
+                        "case_id": case_id,
                         "kind": kind,
-                        "actor_kind": "system",
-                        "actor_id": None,
-                        "from_status": row.status,
-                        "to_status": row.status,
+                        "from_status": status,
+                        "to_status": status,
                         "from_cell": step.current,
                         "to_cell": to_cell,
-                        "note": "",
-                        "data": data,
-                        "at": now,
+                        "data": plan.event_data(reason),
                     }
                 )
                 notices.append(
-                    EscalationNotice(
-                        row.id, row.number, row.status, step.current, step.target, reason
-                    )
+                    EscalationNotice(case_id, number, status, step.current, step.target, reason)
                 )
             for (climbs, ack_late, new_ack, resolve_late, new_resolve), ids in updates.items():
                 values: dict[str, Any] = {"version": Case.version + 1, "updated_at": now}
@@ -279,34 +292,40 @@ class DeadlineSweep:
                     values["resolve_due_at"] = new_resolve
                 await session.execute(
                     update(Case)
-                    .where(Case.id.in_(ids))
+                    .where(among(Case.id, ids, dialect))
                     .values(**values)
                     .execution_options(synchronize_session=False)
                 )
-            await session.execute(insert(EVENTS_TABLE), events)
+            await insert_many(
+                session,
+                EVENTS_TABLE,
+                events,
+                {"actor_kind": "system", "actor_id": None, "note": "", "at": now},
+            )
             for (reason, level), ids in told.items():
                 stats.outbox_rows += await self._tell_reporters(session, ids, reason, level, now)
             envelopes = await escalation_envelopes(session, grid, self.settings, notices)
-            if envelopes:
-                # Core executemany: thousands of rows without the ORM's unit of work.
-                await session.execute(
-                    insert(OUTBOX_TABLE),
-                    [
-                        {
-                            "channel": e.channel,
-                            "chat_id": e.chat_id,
-                            "payload": e.payload,
-                            "dedupe_key": None,
-                            "case_id": e.case_id,
-                            "status": "pending",
-                            "attempts": 0,
-                            "next_attempt_at": now,
-                            "last_error": "",
-                            "created_at": now,
-                        }
-                        for e in envelopes
-                    ],
-                )
+            await insert_many(
+                session,
+                OUTBOX_TABLE,
+                [
+                    {
+                        "channel": e.channel,
+                        "chat_id": e.chat_id,
+                        "payload": e.payload,
+                        "case_id": e.case_id,
+                    }
+                    for e in envelopes
+                ],
+                {
+                    "dedupe_key": None,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "last_error": "",
+                    "created_at": now,
+                },
+            )
             stats.outbox_rows += len(envelopes)
             await self._after_writes("escalation", stats)
             return len(rows)
@@ -343,7 +362,7 @@ class DeadlineSweep:
             .select_from(CaseReporter)
             .join(Case, Case.id == CaseReporter.case_id)
             .join(Person, Person.id == CaseReporter.person_id)
-            .where(CaseReporter.case_id.in_(ids))
+            .where(among(CaseReporter.case_id, ids, session.get_bind().dialect.name))
         )
         result = await session.execute(
             insert(OutboxMessage).from_select(

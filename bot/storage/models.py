@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -55,6 +56,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC)
+
+
+def _not_null(column: str) -> dict[str, Any]:
+    """A partial index's condition, on both databases: only rows where `column` is set."""
+    where = text(f"{column} IS NOT NULL")
+    return {"sqlite_where": where, "postgresql_where": where}
 
 
 def utcnow() -> datetime:
@@ -192,6 +199,13 @@ class Case(Base):
         Index("ix_cases_status_ack_due", "status", "ack_due_at"),
         Index("ix_cases_status_resolve_due", "status", "resolve_due_at"),
         Index("ix_cases_category_created", "category", "created_at"),
+        # Only resolved cases have these; no index entries for the NULLs of all the others.
+        Index("ix_cases_follow_up_at", "follow_up_at", **_not_null("follow_up_at")),
+        Index(
+            "ix_cases_follow_up_answer_due_at",
+            "follow_up_answer_due_at",
+            **_not_null("follow_up_answer_due_at"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -206,7 +220,8 @@ class Case(Base):
     origin_cell_code: Mapped[str] = mapped_column(ForeignKey("grid_cells.code"), index=True)
     cell_code: Mapped[str] = mapped_column(ForeignKey("grid_cells.code"), index=True)
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
-    reporter_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    # Not indexed: a reporter's cases are read through case_reporters (migration 0002).
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     anonymous: Mapped[bool] = mapped_column(Boolean, default=True)
     reporter_count: Mapped[int] = mapped_column(Integer, default=1)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
@@ -216,8 +231,8 @@ class Case(Base):
     resolve_due_at: Mapped[datetime | None] = mapped_column()
     acknowledged_at: Mapped[datetime | None] = mapped_column()
     resolved_at: Mapped[datetime | None] = mapped_column()
-    follow_up_at: Mapped[datetime | None] = mapped_column(index=True)
-    follow_up_answer_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    follow_up_at: Mapped[datetime | None] = mapped_column()
+    follow_up_answer_due_at: Mapped[datetime | None] = mapped_column()
     closed_at: Mapped[datetime | None] = mapped_column()
     version: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -353,14 +368,18 @@ class OutboxMessage(Base):
     """A message that must reach someone, written in the transaction that caused it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
+        # Unique where set; most rows have no key and so no entry (migration 0002).
+        Index("ux_outbox_dedupe_key", "dedupe_key", unique=True, **_not_null("dedupe_key")),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
     chat_id: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column()
-    dedupe_key: Mapped[str | None] = mapped_column(String(160), unique=True)
-    case_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(160))
+    case_id: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -92,7 +92,7 @@ sv-duplicate-self = དོན་རྐྱེན་རང་ཉིད་དང་
 sv-reject-done = 🚫 དོན་རྐྱེན་ { $number } དང་ལེན་མ་བྱས། རྒྱུ་མཚན། { $reason }
 sv-merge-done = 🔗 དོན་རྐྱེན་ { $number } དོན་རྐྱེན་ { $target } ནང་ཟླ་སྒྲིལ་བྱས། དེའི་སྙན་སྐུལ་བས་ད་ནས་དོན་རྐྱེན་ { $target } ལ་དོ་སྣང་བྱེད།
 
-## Escalation notices to supervisors (one message per chat and cell, listing the cases).
+## Escalation notices to supervisors (one digest per chat; each of these is a section of it, listing the cases).
 sv-escalated-in =
     ⏫ { $reason ->
         [ack] དུས་ཐོག་དང་ལེན་མ་བྱས།

@@ -91,7 +91,7 @@ sv-duplicate-self = A case cannot duplicate itself. Send the number of the other
 sv-reject-done = 🚫 Case { $number } was rejected. Reason: { $reason }
 sv-merge-done = 🔗 Case { $number } was merged into case { $target }; its reporters now follow case { $target }.
 
-## Escalation notices to supervisors (one message per chat and cell, listing the cases).
+## Escalation notices to supervisors (one digest per chat; each of these is a section of it, listing the cases).
 sv-escalated-in =
     ⏫ { $reason ->
         [ack] Not acknowledged in time

@@ -91,7 +91,7 @@ sv-duplicate-self = 案件不能与自身重复。请发送另一个原案件的
 sv-reject-done = 🚫 案件 { $number } 已不予受理。理由：{ $reason }
 sv-merge-done = 🔗 案件 { $number } 已并入案件 { $target }，其举报人将改为关注案件 { $target }。
 
-## 发给监督员的升级通知（每个聊天、每个网格一条，列出案件）。
+## 发给监督员的升级通知（每个聊天一条汇总，以下各段是其中一节，列出案件）。
 sv-escalated-in =
     ⏫ { $reason ->
         [ack] 未按时确认
