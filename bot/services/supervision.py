@@ -434,7 +434,9 @@ async def escalation_envelopes(
         cases = arrived.get((channel, chat_id, locale), [])
         # Buttons only when the digest is about exactly one case the chat must now act on.
         single = cases[0] if len(cases) == 1 and len(texts) == 1 else None
-        buttons = action_buttons(Translator(locale), single.case_id, single.status) if single else ()
+        buttons = (
+            action_buttons(Translator(locale), single.case_id, single.status) if single else ()
+        )
         envelopes.append(
             Envelope(
                 channel,

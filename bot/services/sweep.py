@@ -44,6 +44,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Integer,
     String,
     Table,
     and_,
@@ -74,7 +75,7 @@ from bot.services.supervision import (
     tell_reporters,
     transition,
 )
-from bot.storage.bulk import among, insert_many
+from bot.storage.bulk import among, insert_many, json_rows
 from bot.storage.db import Database
 from bot.storage.models import (
     Case,
@@ -229,7 +230,9 @@ class DeadlineSweep:
             updates: dict[tuple[Any, ...], list[int]] = defaultdict(list)
             events: list[dict[str, Any]] = []
             notices: list[EscalationNotice] = []
-            told: dict[tuple[str, str], list[int]] = defaultdict(list)  # (reason, level) → ids
+            # Reporters' news: [case id, number, template]; a template per (reason, new level).
+            told: list[tuple[int, str, int]] = []
+            templates: dict[tuple[str, str], int] = {}
             # Cases in the same cell at the same level climb alike: the step is worked out once
             # per (cell, level), the new deadlines once per (level, category, urgency, kind).
             plans: dict[tuple[str, int], _Plan] = {}
@@ -265,7 +268,9 @@ class DeadlineSweep:
                     new_resolve = due(level, category, urgent, False) if resolve_late else None
                     updates[(True, ack_late, new_ack, resolve_late, new_resolve)].append(case_id)
                     kind, to_cell = Action.ESCALATE.value, step.target or step.current
-                    told[(reason, level)].append(case_id)
+                    told.append(
+                        (case_id, number, templates.setdefault((reason, level), len(templates)))
+                    )
                     stats.escalated += 1
                     stats.by_level[level] += 1
                 events.append(
@@ -302,8 +307,7 @@ class DeadlineSweep:
                 events,
                 {"actor_kind": "system", "actor_id": None, "note": "", "at": now},
             )
-            for (reason, level), ids in told.items():
-                stats.outbox_rows += await self._tell_reporters(session, ids, reason, level, now)
+            stats.outbox_rows += await self._tell_reporters(session, told, templates, now)
             envelopes = await escalation_envelopes(session, grid, self.settings, notices)
             await insert_many(
                 session,
@@ -331,22 +335,38 @@ class DeadlineSweep:
             return len(rows)
 
     async def _tell_reporters(
-        self, session: AsyncSession, ids: list[int], reason: str, level: str, now: datetime
+        self,
+        session: AsyncSession,
+        told: list[tuple[int, str, int]],
+        templates: dict[tuple[str, str], int],
+        now: datetime,
     ) -> int:
-        """One INSERT … SELECT: each reporter of these cases, their locale's text, their number."""
+        """One INSERT … SELECT for the batch: every reporter of every case, in their language.
+
+        The cases come as one JSON document of (case id, number, template); each template (a
+        reason and the level reached) is rendered once per language with a marker where the
+        number goes, and the database puts in each case's number (digits and a dash, so the
+        JSON stays valid).
+        """
+        if not told:
+            return 0
+        dialect = session.get_bind().dialect.name
+        source, (case_id, number, template) = json_rows(dialect, [Integer(), String(), Integer()])
         default = self.settings.default_locale
         locale = func.coalesce(Person.locale, default)
 
-        def rendered(loc: str) -> Any:
+        def rendered(loc: str, reason: str, level: str) -> Any:
             text = Translator(loc)("rp-escalated", number=NUMBER_MARK, reason=reason, level=level)
-            template = json.dumps(Reply(text).to_payload())
-            return func.replace(literal(template), NUMBER_MARK, Case.number)
+            return func.replace(literal(json.dumps(Reply(text).to_payload())), NUMBER_MARK, number)
 
-        others = [loc for loc in LOCALES if loc != default]
-        text_sql = case(
-            *((locale == loc, rendered(loc)) for loc in others), else_=rendered(default)
-        )
-        payload = cast(text_sql, JSON) if self.database.is_postgres else type_coerce(text_sql, JSON)
+        branches = [
+            (and_(template == no, locale == loc), rendered(loc, reason, level))
+            for (reason, level), no in templates.items()
+            for loc in LOCALES
+            if loc != default
+        ] + [(template == no, rendered(default, *key)) for key, no in templates.items()]
+        text_sql = case(*branches)
+        payload = cast(text_sql, JSON) if dialect == "postgresql" else type_coerce(text_sql, JSON)
         query = (
             select(
                 Person.channel,
@@ -359,28 +379,27 @@ class DeadlineSweep:
                 literal("", String),
                 literal(now, UTCDateTime()),
             )
-            .select_from(CaseReporter)
-            .join(Case, Case.id == CaseReporter.case_id)
+            .select_from(source)
+            .join(CaseReporter, CaseReporter.case_id == case_id)
             .join(Person, Person.id == CaseReporter.person_id)
-            .where(among(CaseReporter.case_id, ids, session.get_bind().dialect.name))
         )
-        result = await session.execute(
-            insert(OutboxMessage).from_select(
-                [
-                    "channel",
-                    "chat_id",
-                    "payload",
-                    "case_id",
-                    "status",
-                    "attempts",
-                    "next_attempt_at",
-                    "last_error",
-                    "created_at",
-                ],
-                query,
-            )
+        statement = insert(OutboxMessage).from_select(
+            [
+                "channel",
+                "chat_id",
+                "payload",
+                "case_id",
+                "status",
+                "attempts",
+                "next_attempt_at",
+                "last_error",
+                "created_at",
+            ],
+            query,
         )
-        return int(getattr(result, "rowcount", 0) or 0)
+        connection = await session.connection()
+        result = await connection.execute(statement, {"rows": json.dumps(told)})
+        return int(result.rowcount or 0)
 
     # --- the follow-up ------------------------------------------------------------------------
 

@@ -19,7 +19,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    Boolean,
     Integer,
     String,
     Table,
@@ -28,32 +27,41 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    type_coerce,
 )
 from sqlalchemy import select as sql_select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeEngine
 
 
-def _expanded(dialect: str, table: Table, names: Sequence[str]) -> tuple[Any, list[Any]]:
-    """The FROM of one row per array element, and an expression per named column."""
+def json_rows(dialect: str, types: Sequence[TypeEngine[Any]]) -> tuple[Any, list[Any]]:
+    """A FROM of one row per element of the JSON array bound as `rows`, and its columns.
+
+    Each element is an array of values, one per entry of `types`; the columns come out as those
+    types. Join it like a table: it is how a statement takes thousands of rows in one parameter.
+    """
     doc = bindparam("rows", type_=String)
     if dialect == "postgresql":
-        element = func.json_array_elements(cast(doc, JSON)).table_valued("value")
+        # jsonb: parsed once, where each -> on plain json would parse the element again.
+        element = func.jsonb_array_elements(cast(doc, JSONB)).table_valued("value")
         value = element.c.value
         columns: list[Any] = []
-        for i, name in enumerate(names):
-            column_type = table.c[name].type
+        for i, column_type in enumerate(types):
             if isinstance(column_type, JSON):
-                columns.append(value.op("->")(literal(i)))
+                columns.append(cast(value.op("->")(literal(i)), column_type))
+            elif isinstance(column_type, String):
+                columns.append(value.op("->>")(literal(i)))
             else:
-                as_text = value.op("->>")(literal(i))
-                target = Boolean() if isinstance(column_type, Boolean) else column_type
-                columns.append(cast(as_text, target) if not isinstance(target, String) else as_text)
+                columns.append(cast(value.op("->>")(literal(i)), column_type))
         return element, columns
     element = func.json_each(doc).table_valued("value")
     # SQLite's json_extract gives integers, text, 0/1 for booleans and the JSON text of an
     # object or array: each what the column stores.
-    return element, [func.json_extract(element.c.value, f"$[{i}]") for i in range(len(names))]
+    return element, [
+        type_coerce(func.json_extract(element.c.value, f"$[{i}]"), column_type)
+        for i, column_type in enumerate(types)
+    ]
 
 
 async def insert_many(
@@ -73,7 +81,7 @@ async def insert_many(
             raise TypeError(f"{table.name}.{name}: bulk JSON values must be objects or arrays")
     document = json.dumps([[row[name] for name in names] for row in rows], ensure_ascii=False)
     dialect = session.get_bind().dialect.name
-    source, columns = _expanded(dialect, table, names)
+    source, columns = json_rows(dialect, [table.c[name].type for name in names])
     fixed = [literal(value, type_=table.c[name].type) for name, value in constants.items()]
     query = sql_select(*columns, *fixed).select_from(source)
     statement = insert(table).from_select([*names, *constants], query)
