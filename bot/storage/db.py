@@ -106,8 +106,17 @@ class Database:
             async with self.sessions() as session, session.begin():
                 yield session
             return
-        async with self._sqlite_writer, self.sessions() as session, session.begin():
-            yield session
+        async with self._sqlite_writer:
+            # Not `async with session`: its exit closes the session in a new, shielded task,
+            # which yields to the event loop while this writer still holds the lock. The commit
+            # (or rollback) at the end of `begin()` has already returned the connection, so the
+            # close below has nothing left to wait for and runs inline.
+            session = self.sessions()
+            try:
+                async with session.begin():
+                    yield session
+            finally:
+                await session.close()
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncSession]:
