@@ -42,6 +42,10 @@ MAX_CAPTION = 1024
 MAX_CALLBACK_BYTES = 64
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# Updates handled at once, and Bot API connections: matched, so a handler seldom waits for a
+# connection while it holds a slot (the outbox's drain shares them).
+CONNECTIONS = 8
+POOL_WAIT_SECONDS = 30.0
 COMMANDS = (
     "report",
     "mycases",
@@ -205,6 +209,12 @@ class TelegramChannel:
             .base_url(settings.telegram_base_url)
             .base_file_url(settings.telegram_base_file_url)
         )
+        # Bot API requests share one pool of connections, sized for Telegram's own limits
+        # (about 30 messages a second per bot): a few connections carry that, and httpx's pool
+        # walks every connection on each request and again when its response is read (with a
+        # check quadratic in their number), so a pool of PTB's default 256 costs CPU on every
+        # call. A burst waits for a connection rather than failing.
+        builder = builder.connection_pool_size(CONNECTIONS).pool_timeout(POOL_WAIT_SECONDS)
         if settings.telegram_mode == "webhook":
             builder = builder.updater(None)  # updates arrive through our own web server
         self.application: Application = builder.build()
@@ -212,7 +222,7 @@ class TelegramChannel:
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
         self.sender = TelegramSender(self.application)
-        self.lanes = ChatLanes()
+        self.lanes = ChatLanes(concurrency=CONNECTIONS)
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         # PTB hands updates over one at a time, in order; the lanes run different chats'
