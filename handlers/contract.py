@@ -60,6 +60,11 @@ class Reply:
     location: Location | None = None
     photos: tuple[str, ...] = ()  # file references valid on the recipient's channel
     remove_keyboard: bool = False
+    # A prompt a crash may lose (a dialog's next question: the dialog's state is stored, so the
+    # person's next message carries on from that step): sent straight after the commit rather
+    # than through the outbox. Not part of the payload; anything that must arrive (a case number,
+    # a notice) leaves it False.
+    transient: bool = False
 
     def to_payload(self) -> dict[str, Any]:
         return {
@@ -103,3 +108,5 @@ class Outcome:
 
     replies: list[Any] = field(default_factory=list)  # committed outbox rows, claimed by us
     duplicate: bool = False
+    # Transient replies (envelopes), sent after the commit without an outbox row of their own.
+    direct: list[Any] = field(default_factory=list)

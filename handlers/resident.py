@@ -103,6 +103,10 @@ async def cmd_case(turn: Turn, inbound: Inbound) -> None:
 
 
 # --- the report dialog --------------------------------------------------------------------------
+# Its questions go out as prompts (`turn.prompt`), sent without an outbox row: should the process
+# die before one is sent, the dialog's state is stored all the same, so nothing the person entered
+# is lost and their next message carries on from that step. The case number at the end is an
+# ordinary reply, through the outbox.
 
 
 def ask_category_group(turn: Turn) -> None:
@@ -113,28 +117,28 @@ def ask_category_group(turn: Turn) -> None:
         for i in range(0, len(categories.GROUPS), 2)
     ]
     rows.append((Button(t("button-cancel"), "r:x"),))
-    turn.reply(Reply(t("report-ask-category"), buttons=tuple(rows)))
+    turn.prompt(Reply(t("report-ask-category"), buttons=tuple(rows)))
 
 
 def ask_category_in_group(turn: Turn, group: str) -> None:
     t = turn.t
     rows = [(Button(t(c.message_key), f"r:c:{c.code}"),) for c in categories.in_group(group)]
     rows.append((Button(t("button-back"), "r:back"),))
-    turn.reply(
+    turn.prompt(
         Reply(t("report-ask-category-in-group", group=t(f"group-{group}")), buttons=tuple(rows))
     )
 
 
 def ask_description(turn: Turn) -> None:
     turn.dialog.step = "description"
-    turn.reply(turn.t("report-ask-description", min=MIN_DESCRIPTION, max=MAX_DESCRIPTION))
+    turn.prompt(turn.t("report-ask-description", min=MIN_DESCRIPTION, max=MAX_DESCRIPTION))
 
 
 def ask_photos(turn: Turn) -> None:
     turn.dialog.step = "photos"
     count = len(turn.dialog.data.get("photos", []))
     label = turn.t("button-photos-done" if count else "button-skip")
-    turn.reply(
+    turn.prompt(
         Reply(
             turn.t("report-ask-photos", max=MAX_PHOTOS, count=count),
             buttons=((Button(label, "r:ph:done"),),),
@@ -145,7 +149,7 @@ def ask_photos(turn: Turn) -> None:
 def ask_location(turn: Turn) -> None:
     turn.dialog.step = "location"
     t = turn.t
-    turn.reply(
+    turn.prompt(
         Reply(
             t("report-ask-location"),
             buttons=((Button(t("button-pick-location"), "r:loc:pick"),),),
@@ -169,7 +173,7 @@ def ask_pick(turn: Turn, parent: str | None) -> None:
     rows = [tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2)]
     rows.append((Button(turn.t("button-back"), "r:pk:up"),))
     level_key = "county" if parent is None else (options[0].level.value if options else "village")
-    turn.reply(
+    turn.prompt(
         Reply(turn.t("report-pick", level=level_key), buttons=tuple(rows), remove_keyboard=True)
     )
 
@@ -177,7 +181,7 @@ def ask_pick(turn: Turn, parent: str | None) -> None:
 def ask_anonymity(turn: Turn) -> None:
     turn.dialog.step = "anonymity"
     t = turn.t
-    turn.reply(
+    turn.prompt(
         Reply(
             t("report-ask-anonymity"),
             buttons=(
@@ -196,7 +200,7 @@ def show_summary(turn: Turn) -> None:
     cell = turn.grid.cells.get(str(data.get("cell")))
     chain = turn.grid.chain_of(cell.code) if cell else ()
     place = " · ".join(c.names.for_locale(turn.locale) for c in chain if c.level != Level.CITY)
-    turn.reply(
+    turn.prompt(
         Reply(
             t(
                 "report-summary",
@@ -360,7 +364,7 @@ def _ask_edit(turn: Turn) -> None:
     t = turn.t
     fields = ("category", "description", "photos", "location", "anonymity")
     rows = tuple((Button(t(f"edit-{f}"), f"r:e:{f}"),) for f in fields)
-    turn.reply(Reply(t("report-edit-which"), buttons=rows))
+    turn.prompt(Reply(t("report-edit-which"), buttons=rows))
 
 
 async def _take_location(turn: Turn, location: Location) -> None:

@@ -132,9 +132,13 @@ class OutboxDispatcher:
         # Successful sends are marked in batches: under load one UPDATE covers many replies.
         self._sent_ids: list[int] = []
         self._flush_lock = asyncio.Lock()
+        # Whether the next wake-up must look for due rows, or only mark replies sent: a reply
+        # sent on the spot leaves nothing to claim, and looking would cost a query per batch.
+        self._claim_wanted = True
 
     def poke(self) -> None:
         """Something new is waiting: drain now rather than at the next interval."""
+        self._claim_wanted = True
         self._wake.set()
 
     async def claim_due(self, limit: int | None = None) -> list[OutboxMessage]:
@@ -164,6 +168,7 @@ class OutboxDispatcher:
     async def drain_once(self) -> int:
         """Claim and send what is due; returns how many rows were attempted."""
         await self.flush_sent()  # so no row sent a moment ago is claimed as unsent
+        self._claim_wanted = False
         rows = await self.claim_due()
         if rows:
             await self.send_rows(rows)
@@ -223,19 +228,25 @@ class OutboxDispatcher:
 
     async def _send_one(self, row: OutboxMessage) -> tuple[int, str, str, float | None, bool]:
         """(id, outcome, error, retry_after, unreachable) for one row."""
-        sender = self.senders.get(row.channel)
+        return (row.id, *await self._send(row.channel, row.chat_id, row.payload, row.id))
+
+    async def _send(
+        self, channel: str, chat_id: str, payload: dict[str, Any], label: object
+    ) -> tuple[str, str, float | None, bool]:
+        """(outcome, error, retry_after, unreachable) for one message."""
+        sender = self.senders.get(channel)
         if sender is None:
-            return row.id, "retry", f"no sender for channel {row.channel}", None, False
+            return "retry", f"no sender for channel {channel}", None, False
         try:
-            await sender.send(row.chat_id, row.payload)
+            await sender.send(chat_id, payload)
         except RetryLater as exc:
-            return row.id, "retry", str(exc)[:400], exc.retry_after, False
+            return "retry", str(exc)[:400], exc.retry_after, False
         except PermanentFailure as exc:
-            return row.id, "dead", str(exc)[:400], None, exc.unreachable
+            return "dead", str(exc)[:400], None, exc.unreachable
         except Exception as exc:  # an unexpected failure is retried, never lost
-            log.exception("outbox %s: unexpected send failure", row.id)
-            return row.id, "retry", f"{type(exc).__name__}: {exc}"[:400], None, False
-        return row.id, "sent", "", None, False
+            log.exception("outbox %s: unexpected send failure", label)
+            return "retry", f"{type(exc).__name__}: {exc}"[:400], None, False
+        return "sent", "", None, False
 
     async def _record(
         self,
@@ -282,18 +293,54 @@ class OutboxDispatcher:
         if rows:
             await self.send_rows(rows, coalesce=True)
 
+    async def send_direct(self, envelopes: Sequence[Envelope]) -> None:
+        """Send messages that were never written to the outbox, in order.
+
+        For replies a crash may lose (a dialog's next question, whose step is stored with the
+        dialog), sparing the outbox row and its sent-mark. Should
+        a send fail, that message and those after it go to the outbox after all, with the
+        failure recorded as its first attempt, and are retried (or given up) like any other.
+        """
+        for i, env in enumerate(envelopes):
+            outcome, error, retry_after, gone = await self._send(
+                env.channel, env.chat_id, env.payload, "direct send"
+            )
+            if outcome == "sent":
+                continue
+            now = self.clock()
+            async with self.database.transaction() as session:
+                rows = await add_to_outbox(session, envelopes[i:], now=now)
+                if outcome == "retry" and len(rows) > 1:
+                    # Those after it wait as long, so the chat still sees them in order.
+                    delay = retry_after if retry_after is not None else backoff_seconds(1)
+                    await session.execute(
+                        update(OutboxMessage)
+                        .where(OutboxMessage.id.in_([r.id for r in rows[1:]]))
+                        .values(next_attempt_at=now + timedelta(seconds=delay))
+                    )
+            # The failed message as a failed attempt: retried with backoff, or dead.
+            await self._record(rows[:1], [(rows[0].id, outcome, error, retry_after, gone)])
+            return
+
     async def run(self, stop: asyncio.Event, *, interval: float = 1.0) -> None:
         """Drain forever: at once when poked, otherwise every `interval` seconds."""
         while not stop.is_set():
             # Clear before draining: a poke that arrives mid-drain must trigger another round.
             self._wake.clear()
             try:
-                while await self.drain_once():
-                    pass
+                if self._claim_wanted:
+                    while await self.drain_once():
+                        pass
+                else:
+                    await self.flush_sent()  # woken only to mark replies sent on the spot
             except Exception:
                 log.exception("outbox drain failed; will try again")
             waiter = asyncio.ensure_future(self._wake.wait())
             stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({waiter, stopper}, timeout=interval, return_when="FIRST_COMPLETED")
+            done, _ = await asyncio.wait(
+                {waiter, stopper}, timeout=interval, return_when="FIRST_COMPLETED"
+            )
+            if not done:
+                self._claim_wanted = True  # the interval is up: retries may have come due
             for task in (waiter, stopper):
                 task.cancel()

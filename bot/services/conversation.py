@@ -11,11 +11,11 @@ import asyncio
 import copy
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -75,6 +75,11 @@ class Turn:
     def reply(self, reply: Reply | str) -> None:
         self.replies.append(Reply(reply) if isinstance(reply, str) else reply)
 
+    def prompt(self, reply: Reply | str) -> None:
+        """A reply a crash may lose: the dialog's next question (see `Reply.transient`)."""
+        reply = Reply(reply) if isinstance(reply, str) else reply
+        self.replies.append(replace(reply, transient=True))
+
     def notify(self, envelope: Envelope) -> None:
         self.notifications.append(envelope)
 
@@ -82,20 +87,43 @@ class Turn:
 Handler = Callable[[Turn, Inbound], Awaitable[None]]
 
 
+# The dialog is read with the person and written back with prebuilt Core statements, outside
+# the ORM: it changes on nearly every message, and a unit of work for that one row cost more than
+# its SQL. (Statements built once memoise their cache key.)
+StoredDialog = tuple[str, str, dict[str, Any]]  # flow, step, data as stored
+
+_PERSON_AND_DIALOG = (
+    select(Person, Dialog.flow, Dialog.step, Dialog.data)
+    .outerjoin(Dialog, Dialog.person_id == Person.id)
+    .where(Person.channel == bindparam("channel"), Person.channel_user_id == bindparam("user"))
+)
+_INSERT_DIALOG = insert(Dialog)
+_UPDATE_DIALOG = (
+    update(Dialog)
+    .where(Dialog.person_id == bindparam("person"))
+    .values(
+        flow=bindparam("new_flow", type_=Dialog.flow.type),
+        step=bindparam("new_step", type_=Dialog.step.type),
+        data=bindparam("new_data", type_=Dialog.data.type),
+        updated_at=bindparam("now", type_=Dialog.updated_at.type),
+    )
+)
+_DELETE_DIALOG = delete(Dialog).where(Dialog.person_id == bindparam("person"))
+
+
 async def find_person_and_dialog(
     session: AsyncSession, inbound: Inbound
-) -> tuple[Person | None, Dialog | None]:
+) -> tuple[Person | None, StoredDialog | None]:
     """The person who wrote and their open dialog, in one query (the common, known-person case)."""
     row = (
         await session.execute(
-            select(Person, Dialog)
-            .outerjoin(Dialog, Dialog.person_id == Person.id)
-            .where(Person.channel == inbound.channel, Person.channel_user_id == inbound.user_id)
+            _PERSON_AND_DIALOG, {"channel": inbound.channel, "user": inbound.user_id}
         )
     ).first()
     if row is None:
         return None, None
-    return row[0], row[1]
+    person, flow, step, data = row
+    return person, None if flow is None else (flow, step, data or {})
 
 
 def refresh_person(person: Person, inbound: Inbound) -> None:
@@ -148,6 +176,7 @@ class ConversationService:
             outcome, notified = await self._apologise(inbound), False
         if self.dispatcher is not None:
             await self.dispatcher.send_now(outcome.replies)
+            await self.dispatcher.send_direct(outcome.direct)
             if notified:
                 self.dispatcher.poke()
         async with self._handled_changed:
@@ -182,9 +211,9 @@ class ConversationService:
             else:
                 refresh_person(person, inbound)
             dialog = (
-                # A deep copy: the stored JSON must not be mutated in place, or the ORM would
-                # see no change to write back.
-                DialogState(stored.flow, stored.step, copy.deepcopy(stored.data or {}))
+                # A deep copy: handlers change the data in place, and `_save_dialog` compares
+                # it with what was stored to skip writing an unchanged dialog.
+                DialogState(stored[0], stored[1], copy.deepcopy(stored[2]))
                 if stored
                 else DialogState()
             )
@@ -205,43 +234,56 @@ class ConversationService:
                 )
             await self.handler(turn, inbound)
             await self._save_dialog(session, person.id, stored, dialog, now)
-            rows = await add_to_outbox(
-                session,
-                [Envelope(inbound.channel, inbound.chat_id, r.to_payload()) for r in turn.replies],
-                now=now,
-                claimed_for=self.reply_lease,
-            )
+            replies = [
+                Envelope(inbound.channel, inbound.chat_id, r.to_payload()) for r in turn.replies
+            ]
+            if self.dispatcher is not None and all(r.transient for r in turn.replies):
+                # Only prompts: sent after the commit, with no outbox row (a turn with anything
+                # durable sends all its replies through the outbox, so they keep their order).
+                outcome = Outcome(direct=replies)
+            else:
+                rows = await add_to_outbox(session, replies, now=now, claimed_for=self.reply_lease)
+                outcome = Outcome(replies=rows)
             await add_to_outbox(session, turn.notifications, now=now)
             await session.flush()
-            return Outcome(replies=rows), bool(turn.notifications)
+            return outcome, bool(turn.notifications)
 
     @staticmethod
     async def _save_dialog(
         session: AsyncSession,
         person_id: int,
-        stored: Dialog | None,
+        stored: StoredDialog | None,
         dialog: DialogState,
         now: datetime,
     ) -> None:
+        if stored is not None and (dialog.flow, dialog.step, dialog.data) == stored:
+            return  # the dialog is as stored
+        connection = await session.connection()
         if not dialog.active:
             if stored is not None:
-                await session.execute(delete(Dialog).where(Dialog.person_id == person_id))
-            return
-        if stored is None:
-            session.add(
-                Dialog(
-                    person_id=person_id,
-                    flow=dialog.flow,
-                    step=dialog.step,
-                    data=dialog.data,
-                    updated_at=now,
-                )
+                await connection.execute(_DELETE_DIALOG, {"person": person_id})
+        elif stored is None:
+            await connection.execute(
+                _INSERT_DIALOG,
+                {
+                    "person_id": person_id,
+                    "flow": dialog.flow,
+                    "step": dialog.step,
+                    "data": dialog.data,
+                    "updated_at": now,
+                },
             )
         else:
-            if (stored.flow, stored.step, stored.data) != (dialog.flow, dialog.step, dialog.data):
-                stored.flow, stored.step = dialog.flow, dialog.step
-                stored.data = copy.deepcopy(dialog.data)
-                stored.updated_at = now
+            await connection.execute(
+                _UPDATE_DIALOG,
+                {
+                    "person": person_id,
+                    "new_flow": dialog.flow,
+                    "new_step": dialog.step,
+                    "new_data": dialog.data,
+                    "now": now,
+                },
+            )
 
     async def _apologise(self, inbound: Inbound) -> Outcome:
         """Something broke: tell the person, in their language, and change nothing else."""

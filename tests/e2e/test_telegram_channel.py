@@ -141,6 +141,29 @@ async def test_a_transient_failure_is_retried_with_backoff_until_it_goes_through
         assert len(tg.received("alice")) == 1
 
 
+async def test_a_dialog_question_goes_out_without_an_outbox_row_unless_sending_fails(
+    sample_database_url, clock
+):
+    settings = replace(Settings(), database_url=sample_database_url)
+    async with telegram_driver(settings, clock) as tg:
+        tg.api.fail_next(
+            "sendMessage", error_code=500, description="Internal Server Error", times=1
+        )
+        await tg.text("alice", "/report")
+        assert tg.received("alice") == []
+        async with tg.app.database.reader() as s:
+            [row] = (await s.scalars(select(OutboxMessage))).all()
+        assert (row.status, row.attempts) == ("pending", 1)  # the failed prompt, to retry
+        clock.advance(minutes=1)
+        await tg.deliver()
+        assert len(tg.received("alice")) == 1
+        await tg.press("alice", "大气")  # the next question is sent on the spot
+        assert len(tg.received("alice")) == 2
+        async with tg.app.database.reader() as s:
+            rows = (await s.scalars(select(OutboxMessage))).all()
+        assert [(r.status, r.attempts) for r in rows] == [("sent", 1)]  # one failed attempt
+
+
 def test_long_texts_are_split_at_line_breaks_within_telegrams_limit():
     body = "\n".join(f"line {i} " + "x" * 90 for i in range(200))
     chunks = split_text(body)
