@@ -6,6 +6,10 @@ skipped, or back to pending with a later next_attempt_at (429 retry_after, trans
 backoff). Workers send concurrently through the RateLimiter; results are written in small
 batches, in order of completion.
 
+Memory does not depend on the number of recipients: one page of claimed recipients, a hand-off
+queue of 2 × `concurrency`, the results not yet written, and statements built once and executed
+on the session's Connection (nothing per page or per batch is derived afresh; see `_core`).
+
 Exactly once, and the crash bound: a row is sent only after it was claimed, and is marked sent
 right after success (results are flushed every `flush_size` sends; a worker waits for the flush
 once the buffer is full). A process that dies leaves its claimed rows `sending`; once their lease
@@ -26,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import Select, Update, and_, bindparam, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.delivery.outbox import PermanentFailure, RetryLater, Sender, backoff_seconds
 from bot.delivery.ratelimit import Monotonic, RateLimiter, Sleep
@@ -47,6 +52,7 @@ def _mark_statement(kind: str) -> Update:
     SQLAlchemy expression objects tied up in reference cycles, which only the rare full garbage
     collection frees, so a long run's memory grew until one happened. A reused statement also
     keeps its cache key. The ids are one expanding parameter (one compiled form for any count).
+    Like every statement below, it is executed on the session's Connection (see `_core`).
     """
     values: dict[str, Any] = {"status": kind}
     if kind != SKIPPED:
@@ -62,6 +68,16 @@ def _mark_statement(kind: str) -> Update:
     )
 
 
+def _by_id(**values: Any) -> Update:
+    """UPDATE one delivery by id (parameter `delivery_id`), run as an executemany."""
+    return (
+        update(Delivery)
+        .where(Delivery.id == bindparam("delivery_id"))
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
+
+
 _MARK = {kind: _mark_statement(kind) for kind in (SENT, FAILED, BLOCKED, SKIPPED)}
 _CLAIM = (
     update(Delivery)
@@ -69,6 +85,47 @@ _CLAIM = (
     .values(status="sending", next_attempt_at=bindparam("lease_end"))
     .execution_options(synchronize_session=False)
 )
+# Outcomes that are not a plain final status: the error text, a retry later, giving up.
+_ERROR = _by_id(last_error=bindparam("error"))
+_RETRY = _by_id(
+    status="pending",
+    attempts=bindparam("tries"),
+    next_attempt_at=bindparam("due"),
+    last_error=bindparam("error"),
+)
+_GIVE_UP = _by_id(status=FAILED, attempts=bindparam("tries"), last_error=bindparam("error"))
+_STATS = (
+    update(CampaignRun)
+    .where(CampaignRun.id == bindparam("b_run_id"))
+    .values(stats=bindparam("b_stats"))
+    .execution_options(synchronize_session=False)
+)
+_REQUEUE = (
+    update(Delivery)
+    .where(
+        Delivery.run_id == bindparam("b_run_id"),
+        Delivery.status == "sending",
+        Delivery.next_attempt_at <= bindparam("now"),
+    )
+    .values(status="pending")
+    .execution_options(synchronize_session=False)
+)
+
+
+async def _core(session: AsyncSession) -> AsyncConnection:
+    """The session's Connection (same transaction), to run the statements above as Core.
+
+    `AsyncSession.execute` would send each through the ORM's bulk UPDATE path, which re-derives
+    the statement on every call (`_annotate` with the synchronize options): a new statement whose
+    cache key is computed again each time. Besides the wasted work, that computation builds a
+    tuple by resizing (`tuple(<generator>)`), and CPython keeps such a tuple on its small-tuple
+    free list when it is freed, without having taken one from it: one more 80-byte block per
+    execution, kept until the list's cap (2,000 per size) or a full collection. Memory thus grew
+    with the number of flushes, i.e. with the number of recipients. On the Connection, a reused
+    statement's cache key is computed once; these statements have nothing for the ORM to do
+    (no objects to synchronise, no ORM entities in the results).
+    """
+    return await session.connection()
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +291,9 @@ class BroadcastSender:
         held_until: Callable[[], datetime | None],
         should_continue: Continue | None,
     ) -> DrainResult:
-        queue: asyncio.Queue[Recipient | None] = asyncio.Queue(maxsize=self.batch_size)
+        # A hand-off, not a second page: enough to keep every worker busy while the next page
+        # is claimed. Memory is then one page plus this, not two pages.
+        queue: asyncio.Queue[Recipient | None] = asyncio.Queue(maxsize=2 * self.concurrency)
         results: list[_Outcome] = []
         stop = DrainResult("end")
 
@@ -246,12 +305,15 @@ class BroadcastSender:
                     return DrainResult("held", until=until)
                 if should_continue is not None and not await should_continue():
                     return DrainResult("stopped")
-                batch = await self._claim(run_id, content.topic, last_id)
-                if not batch:
+                page = await self._claim(run_id, content.topic, last_id)
+                if not page:
                     return stop
-                last_id = batch[-1].delivery_id
-                for recipient in batch:
-                    await queue.put(recipient)
+                last_id = page[-1].delivery_id
+                # Popped, not iterated: the page lets go of each recipient as it is handed on,
+                # so recipients already sent are not kept alive until the next claim.
+                page.reverse()
+                while page:
+                    await queue.put(page.pop())
 
         async def work() -> None:
             while (recipient := await queue.get()) is not None:
@@ -340,27 +402,16 @@ class BroadcastSender:
         now = self.clock()
         query = self._claim_query(topic)
         async with self.database.transaction() as session:
+            connection = await _core(session)
             params = {"run_id": run_id, "after_id": after_id, "now": now}
-            rows = (await session.execute(query, params)).all()
-            if not rows:
+            # Row by row: each driver row is released once read, so a page never exists as
+            # driver rows, SQLAlchemy Rows and Recipients all at once.
+            page = [_recipient(row) for row in await connection.execute(query, params)]
+            if not page:
                 return []
-            await session.execute(
-                _CLAIM, {"ids": [r[0] for r in rows], "lease_end": now + self.lease}
-            )
-        return [
-            Recipient(
-                delivery_id=r[0],
-                person_id=r[1],
-                attempts=r[2],
-                channel=r[3],
-                chat_id=r[4],
-                locale=r[5],
-                reachable=bool(r[6]),
-                area=r[7],
-                subscribed=r[8] is not None,
-            )
-            for r in rows
-        ]
+            ids = [recipient.delivery_id for recipient in page]
+            await connection.execute(_CLAIM, {"ids": ids, "lease_end": now + self.lease})
+        return page
 
     async def _flush(
         self, run_id: int, results: list[_Outcome], progress: Progress, *, final: bool = False
@@ -381,7 +432,9 @@ class BroadcastSender:
         now = self.clock()
         by_kind: dict[str, list[int]] = {SENT: [], FAILED: [], BLOCKED: [], SKIPPED: []}
         blocked_people: list[int] = []
-        retry_values: list[tuple[int, dict[str, Any]]] = []
+        errors: list[dict[str, Any]] = []  # FAILED and BLOCKED: their error text
+        retries: list[dict[str, Any]] = []
+        give_ups: list[dict[str, Any]] = []  # retried too often: failed
         delta = Progress(run_id=progress.run_id, recipients=0)
         for outcome in batch:
             recipient = outcome.recipient
@@ -389,47 +442,38 @@ class BroadcastSender:
                 by_kind[outcome.kind].append(recipient.delivery_id)
                 if outcome.kind == BLOCKED:
                     blocked_people.append(recipient.person_id)
+                if outcome.kind in (FAILED, BLOCKED):
+                    errors.append({"delivery_id": recipient.delivery_id, "error": outcome.error})
                 continue
             tries = recipient.attempts + 1
             delta.throttled += outcome.retry_after is not None
+            row = {"delivery_id": recipient.delivery_id, "tries": tries, "error": outcome.error}
             if tries >= self.max_attempts:
                 delta.failed += 1
-                values: dict[str, Any] = {"status": FAILED, "attempts": tries}
+                give_ups.append(row)
             else:
                 delta.retries += 1
                 delay = outcome.retry_after
                 if delay is None:
                     delay = backoff_seconds(tries)
-                values = {
-                    "status": "pending",
-                    "attempts": tries,
-                    "next_attempt_at": now + timedelta(seconds=delay),
-                }
-            values["last_error"] = outcome.error
-            retry_values.append((recipient.delivery_id, values))
+                row["due"] = now + timedelta(seconds=delay)
+                retries.append(row)
         delta.sent = len(by_kind[SENT])
         delta.failed += len(by_kind[FAILED])
         delta.blocked = len(by_kind[BLOCKED])
         delta.skipped = len(by_kind[SKIPPED])
         async with self.database.transaction() as session:
+            connection = await _core(session)
             for kind, ids in by_kind.items():
                 if not ids:
                     continue
                 params: dict[str, Any] = {"ids": ids}
                 if kind == SENT:
                     params["now"] = now
-                await session.execute(_MARK[kind], params)
-            for outcome in batch:
-                if outcome.kind in (FAILED, BLOCKED):
-                    await session.execute(
-                        update(Delivery)
-                        .where(Delivery.id == outcome.recipient.delivery_id)
-                        .values(last_error=outcome.error)
-                    )
-            for delivery_id, values in retry_values:
-                await session.execute(
-                    update(Delivery).where(Delivery.id == delivery_id).values(values)
-                )
+                await connection.execute(_MARK[kind], params)
+            for statement, rows in ((_ERROR, errors), (_RETRY, retries), (_GIVE_UP, give_ups)):
+                if rows:
+                    await connection.execute(statement, rows)
             if blocked_people:
                 # Imported here: delivery sits below services, but this one rule is shared.
                 from bot.services.people import unsubscribe_unreachable
@@ -437,11 +481,8 @@ class BroadcastSender:
                 await unsubscribe_unreachable(session, blocked_people)
             moment = self.monotonic()
             if moment - progress.stats_written >= self.stats_every:
-                await session.execute(
-                    update(CampaignRun)
-                    .where(CampaignRun.id == progress.run_id)
-                    .values(stats=_added(progress, delta).as_stats())
-                )
+                stats = _added(progress, delta).as_stats()
+                await connection.execute(_STATS, {"b_run_id": progress.run_id, "b_stats": stats})
                 progress.stats_written = moment
         for name in ("sent", "failed", "blocked", "skipped", "throttled", "retries"):
             setattr(progress, name, getattr(progress, name) + getattr(delta, name))
@@ -449,15 +490,8 @@ class BroadcastSender:
     async def _requeue_expired(self, run_id: int) -> None:
         """Rows claimed by a process that died: their lease ran out, so they are due again."""
         async with self.database.transaction() as session:
-            await session.execute(
-                update(Delivery)
-                .where(
-                    Delivery.run_id == run_id,
-                    Delivery.status == "sending",
-                    Delivery.next_attempt_at <= self.clock(),
-                )
-                .values(status="pending")
-            )
+            connection = await _core(session)
+            await connection.execute(_REQUEUE, {"b_run_id": run_id, "now": self.clock()})
 
     async def _next_due(self, run_id: int) -> tuple[bool, datetime | None]:
         """(anything unfinished?, when the earliest row this process can send is due)."""
@@ -511,11 +545,8 @@ class BroadcastSender:
 
     async def _write_stats(self, run_id: int, progress: Progress) -> None:
         async with self.database.transaction() as session:
-            await session.execute(
-                update(CampaignRun)
-                .where(CampaignRun.id == run_id)
-                .values(stats=progress.as_stats())
-            )
+            connection = await _core(session)
+            await connection.execute(_STATS, {"b_run_id": run_id, "b_stats": progress.as_stats()})
 
     async def _finish(self, run_id: int, progress: Progress) -> None:
         async with self.database.transaction() as session:
@@ -524,6 +555,21 @@ class BroadcastSender:
                 .where(CampaignRun.id == run_id, CampaignRun.status == "running")
                 .values(status="done", finished_at=self.clock(), stats=progress.as_stats())
             )
+
+
+def _recipient(row: Any) -> Recipient:
+    """A Recipient from a row of the claim query (columns in `_claim_query`'s order)."""
+    return Recipient(
+        delivery_id=row[0],
+        person_id=row[1],
+        attempts=row[2],
+        channel=row[3],
+        chat_id=row[4],
+        locale=row[5],
+        reachable=bool(row[6]),
+        area=row[7],
+        subscribed=row[8] is not None,
+    )
 
 
 def _added(progress: Progress, delta: Progress) -> Progress:

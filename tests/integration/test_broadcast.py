@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.sql.cache_key import HasCacheKey
 
 from bot.app import Jingtu
 from bot.channels.telegram import TelegramChannel
@@ -316,6 +317,90 @@ async def test_the_limiter_remembers_only_recent_chats_however_many_it_sent_to(w
     service = world.service()
     await send_now(service)
     assert service.limiter_for("telegram").tracked_chats <= 3 * 30 + 1
+
+
+async def deliveries(database: Database, run_id: int) -> dict[int, tuple[str, int, str]]:
+    """chat -> (status, attempts, last_error) of each delivery in the run."""
+    async with database.reader() as session:
+        rows = await session.execute(
+            select(Person.chat_id, Delivery.status, Delivery.attempts, Delivery.last_error)
+            .join(Person, Person.id == Delivery.person_id)
+            .where(Delivery.run_id == run_id)
+        )
+        return {int(chat): (status, attempts, error) for chat, status, attempts, error in rows}
+
+
+async def test_a_refused_message_fails_and_a_blocked_chat_is_marked_each_with_its_error(
+    world: World,
+):
+    refused, gone = await add_subscribers(world.database, 2)
+    world.api.fail_next("sendMessage", error_code=400, description="Bad Request: text is too long")
+    world.api.block_chat(gone)
+
+    run_id, result = await send_now(world.service())
+
+    assert result.status == "done"
+    got = await deliveries(world.database, run_id)
+    assert got[refused][:2] == ("failed", 1) and got[refused][2].startswith("400 ")
+    assert got[gone][:2] == ("blocked", 1) and got[gone][2].startswith("403 ")
+    stats = (await run_row(world.database, run_id)).stats
+    assert (stats["sent"], stats["failed"], stats["blocked"], stats["remaining"]) == (0, 1, 1, 0)
+
+
+async def test_a_message_that_keeps_failing_is_given_up_after_the_last_attempt(world: World):
+    (chat,) = await add_subscribers(world.database, 1)
+    service = world.service()
+    attempts = service.broadcaster().max_attempts
+    world.api.fail_next("sendMessage", error_code=502, times=attempts)
+
+    run_id, result = await send_now(service)
+
+    assert result.status == "done"
+    status, tried, error = (await deliveries(world.database, run_id))[chat]
+    assert (status, tried) == ("failed", attempts) and error
+    assert world.api.sent_to(chat) == []
+    stats = (await run_row(world.database, run_id)).stats
+    assert (stats["failed"], stats["retries"], stats["remaining"]) == (1, attempts - 1, 0)
+
+
+async def test_sending_to_more_people_derives_no_more_sql_statements(world: World, monkeypatch):
+    """Every write of a broadcast reuses a statement built once: none is derived afresh per
+    page or per batch of results. (Executing them through the ORM session re-derived each one
+    with a new cache key, and the work of computing it left memory behind that grew with the
+    number of recipients until a full garbage collection.)"""
+    world.api.set_rate_limits(
+        global_per_second=1000, per_chat_per_second=1, clock=world.time.monotonic
+    )
+    derived = 0
+    generate = HasCacheKey._generate_cache_key
+
+    def counting(self: HasCacheKey) -> Any:
+        nonlocal derived
+        derived += 1
+        return generate(self)
+
+    monkeypatch.setattr(HasCacheKey, "_generate_cache_key", counting)
+    counts = []
+    for size, first_chat in (
+        (50, FIRST_CHAT),
+        (200, FIRST_CHAT + 1_000),
+        (1200, FIRST_CHAT + 2_000),
+    ):
+        await add_subscribers(world.database, size, first_chat=first_chat)
+        service = world.service(broadcast_rate_per_second=1000.0, paid_broadcast=True)
+        derived = 0
+        _, result = await send_now(service)
+        assert result.status == "done"
+        assert result.progress is not None and result.progress.sent == size
+        counts.append(derived)
+        async with world.database.transaction() as session:  # the next run reaches new people
+            await session.execute(delete(Subscription))
+        world.time.advance(minutes=1)
+
+    # The first run builds what is built once; then one page and 2 batches of results written,
+    # against two pages and 12 batches.
+    _, small, big = counts
+    assert big <= small
 
 
 # --- quiet hours ----------------------------------------------------------------------------------
