@@ -44,11 +44,15 @@ async def try_acquire(
             session, LeaderLock, {"name": name, "holder": holder, "expires_at": now + lease}
         ):
             return True
-        result = await session.execute(
+        # On the Connection, not through the ORM: the ORM re-derives the statement on every
+        # execution (recomputing its cache key), and over a long broadcast that renews every
+        # few seconds the leftovers kept tracemalloc's peak growing (bench/broadcast.py).
+        connection = await session.connection()
+        result = await connection.execute(
             _RENEW,
             {"lock_name": name, "lock_holder": holder, "now": now, "lock_expires": now + lease},
         )
-        return bool(getattr(result, "rowcount", 0))
+        return bool(result.rowcount)
 
 
 async def release(database: Database, name: str, holder: str, *, now: datetime) -> None:
