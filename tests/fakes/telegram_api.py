@@ -380,7 +380,9 @@ class FakeBotApi:
         *,
         bot_username: str = "jingtu_test_bot",
         bot_first_name: str = "Jingtu Test",
+        first_update_id: int = 1,
     ) -> None:
+        """`first_update_id`: where update ids start (Telegram's carry on across a restart)."""
         self.token = token
         self.bot_user: JSONDict = {
             "id": int(token.split(":", 1)[0]),
@@ -396,7 +398,7 @@ class FakeBotApi:
         self.port = 0
 
         self._updates: list[JSONDict] = []
-        self._next_update_id = 1
+        self._next_update_id = first_update_id
         self._allowed_updates: list[str] = []
         self._chats: dict[int, JSONDict] = {}
         self._usernames: dict[str, int] = {}
