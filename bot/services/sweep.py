@@ -9,26 +9,28 @@ batch claims its rows with FOR UPDATE SKIP LOCKED, so several processes may swee
 SQLite the single writer serialises them.
 
 Escalation is set-based, so 10,000 late cases cost a handful of statements per batch, not
-thousands of ORM round trips:
+thousands of ORM round trips, and no statement carries a parameter per row:
 
 - one SELECT claims the batch (the same columns an indexed SELECT of the late cases reads);
-- the new level and deadlines are computed in Python and written by one UPDATE … WHERE id IN
-  per group of equal values (a group is level × category × urgency × which deadline passed);
-- the CaseEvents are one executemany INSERT;
-- reporters are told by one INSERT … SELECT per (reason, new level): the message is rendered once
-  per locale with a marker where the case number goes, and the database substitutes each case's
-  number (the number is digits and a dash, so the JSON stays valid);
-- supervisors get one message per chat and cell listing the cases escalated to (or from) them,
-  rendered once per such group, instead of one message per case.
+- where a case goes is worked out once per (cell, escalation level), its new deadlines once per
+  (level, category, urgency, which deadline passed); one UPDATE per group of equal new values,
+  its ids bound as one array (PostgreSQL) or JSON list (SQLite);
+- the CaseEvents are one INSERT … SELECT from a JSON document of the rows (`bot.storage.bulk`);
+- reporters are told by one INSERT … SELECT for the batch: the message is rendered once per
+  (reason, new level, locale) with a marker where the case number goes, and the database puts in
+  each case's number (digits and a dash, so the JSON stays valid);
+- each supervisor chat gets one digest for the batch, with a section per cell and reason listing
+  the cases escalated to (or from) it, instead of one message per case.
 
 Batches are 5,000 cases, taken in id order after the last one this run took (a keyset cursor,
 so a batch never rescans what the run has passed). Follow-up questions and closures are rarer
 and go through the ordinary per-case code.
 
-Measured by bench/escalation.py (100,000 open cases, 10% late, 2 CPUs): the sweep takes about
-17× (SQLite) and 28× (PostgreSQL) the time of a bare SELECT of the late rows. The statements per
-batch are constant; what remains is the writing itself (10,000 UPDATEs touching the indexed
-deadline columns, 10,000 events and ~20,000 outbox rows), not per-case round trips.
+Measured by bench/escalation.py (100,000 open cases, 10% late, 2 CPUs) the sweep takes about
+10× (SQLite) and 11× (PostgreSQL) the time of a bare SELECT of the late rows (the
+README has the figures). What remains is the writing itself: 10,000 case rows whose indexed
+deadlines move (on PostgreSQL a non-HOT update writes every index of the row), 10,000 events and
+~14,000 outbox rows, against a SELECT that writes nothing.
 """
 
 from __future__ import annotations
