@@ -27,6 +27,7 @@ class Settings:
     telegram_bot_token: str = field(default="", repr=False)
     telegram_base_url: str = "https://api.telegram.org/bot"
     telegram_base_file_url: str = "https://api.telegram.org/file/bot"
+    telegram_proxy_url: str = field(default="", repr=False)
     telegram_mode: str = "polling"
     telegram_webhook_secret: str = field(default="", repr=False)
     telegram_webhook_url: str = ""
@@ -76,6 +77,7 @@ class Settings:
             value = getattr(self, f.name)
             out[f.name] = "***" if (f.name in _SECRETS and value) else value
         out["database_url"] = redact_url(self.database_url)
+        out["telegram_proxy_url"] = redact_url(self.telegram_proxy_url)
         return out
 
     @classmethod
@@ -136,6 +138,7 @@ _TOKEN_RE = re.compile(r"\d{3,}:[A-Za-z0-9_-]{20,}")
 _AES_KEY_RE = re.compile(r"[A-Za-z0-9+/]{43}")
 _SECRETS = {
     "telegram_bot_token",
+    "telegram_proxy_url",  # may carry a password
     "telegram_webhook_secret",
     "wechat_token",
     "wechat_app_secret",
@@ -144,7 +147,7 @@ _SECRETS = {
 
 
 def redact_url(url: str) -> str:
-    """Hide the password in a database URL."""
+    """Hide the password in a database or proxy URL."""
     return re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
@@ -246,6 +249,7 @@ _VARIABLES = {
     "TELEGRAM_BOT_TOKEN": ("telegram_bot_token", _plain),
     "TELEGRAM_BASE_URL": ("telegram_base_url", _url),
     "TELEGRAM_BASE_FILE_URL": ("telegram_base_file_url", _url),
+    "TELEGRAM_PROXY_URL": ("telegram_proxy_url", _url),
     "TELEGRAM_MODE": ("telegram_mode", _choice("polling", "webhook")),
     "TELEGRAM_WEBHOOK_SECRET": ("telegram_webhook_secret", _plain),
     "TELEGRAM_WEBHOOK_URL": ("telegram_webhook_url", _url),

@@ -29,6 +29,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.channels.lanes import ChatLanes
+from bot.channels.telegram_http import AiohttpRequest, environment_proxy
 from bot.config import Settings
 from bot.delivery.outbox import PermanentFailure, RetryLater
 from handlers.contract import Inbound, Location, Reply
@@ -210,11 +211,13 @@ class TelegramChannel:
             .base_file_url(settings.telegram_base_file_url)
         )
         # Bot API requests share one pool of connections, sized for Telegram's own limits
-        # (about 30 messages a second per bot): a few connections carry that, and httpx's pool
-        # walks every connection on each request and again when its response is read (with a
-        # check quadratic in their number), so a pool of PTB's default 256 costs CPU on every
-        # call. A burst waits for a connection rather than failing.
-        builder = builder.connection_pool_size(CONNECTIONS).pool_timeout(POOL_WAIT_SECONDS)
+        # (about 30 messages a second per bot): a few connections carry that, and a burst waits
+        # for a connection rather than failing. They go through aiohttp's client rather than
+        # PTB's default httpx stack, which costs about twice the CPU per call (telegram_http.py).
+        proxy = settings.telegram_proxy_url or environment_proxy(settings.telegram_base_url)
+        builder = builder.request(
+            AiohttpRequest(connections=CONNECTIONS, pool_timeout=POOL_WAIT_SECONDS, proxy=proxy)
+        ).get_updates_request(AiohttpRequest(connections=1, proxy=proxy))
         if settings.telegram_mode == "webhook":
             builder = builder.updater(None)  # updates arrive through our own web server
         self.application: Application = builder.build()

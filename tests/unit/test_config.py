@@ -35,6 +35,7 @@ def test_a_plain_postgres_url_is_given_the_async_driver():
         ({"JINGTU_DEFAULT_LOCALE": "fr"}, "JINGTU_DEFAULT_LOCALE"),
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
         ({"TELEGRAM_BASE_URL": "ftp://x"}, "TELEGRAM_BASE_URL"),
+        ({"TELEGRAM_PROXY_URL": "socks5://proxy:1080"}, "TELEGRAM_PROXY_URL"),
         ({"TELEGRAM_MODE": "webhook"}, "TELEGRAM_WEBHOOK_SECRET"),
         ({"TELEGRAM_BOT_TOKEN": "not-a-token"}, "TELEGRAM_BOT_TOKEN"),
         ({"JINGTU_QUIET_HOURS": "late"}, "JINGTU_QUIET_HOURS"),
@@ -124,3 +125,15 @@ def test_settings_repr_and_redacted_form_hide_secrets():
     redacted = settings.redacted()
     assert redacted["telegram_bot_token"] == "***"
     assert "pw" not in str(redacted["database_url"])
+
+
+def test_a_proxy_password_is_never_shown():
+    proxy = "http://jingtu:hunter2@proxy.example:3128"
+    settings = Settings.from_env({"TELEGRAM_PROXY_URL": proxy}, env_file=None)
+    assert settings.telegram_proxy_url == proxy
+    assert "hunter2" not in repr(settings)
+    assert "hunter2" not in str(settings.redacted())
+    assert "proxy.example" in str(settings.redacted()["telegram_proxy_url"])
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"TELEGRAM_PROXY_URL": "socks5://u:hunter2@p:1"}, env_file=None)
+    assert "hunter2" not in str(info.value)
