@@ -242,20 +242,36 @@ async def test_a_run_killed_midway_and_resumed_reaches_everyone_within_the_dupli
     chats = await add_subscribers(world.database, 600)
     first = world.service()
     halfway = asyncio.Event()
+    quiet = asyncio.Event()
     sender = world.channel.sender
 
     class Watching:
+        """Kills the run between requests: once 250 have arrived, nothing new starts, and the
+        kill comes when those already under way have been answered. (A request cut off mid-way
+        may still reach the server after the kill, and the fake server would count it at the
+        virtual time of the resumed run, a second later than it belongs.)"""
+
+        in_flight = 0
+
         async def send(self, chat_id: str, payload: dict[str, Any]) -> None:
-            await sender.send(chat_id, payload)
-            if world.api.stats["sent"] >= 250:
-                halfway.set()
+            if halfway.is_set():
+                await asyncio.Event().wait()  # the process is about to die
+            self.in_flight += 1
+            try:
+                await sender.send(chat_id, payload)
+            finally:
+                self.in_flight -= 1
+                if world.api.stats["sent"] >= 250:
+                    halfway.set()
+                if halfway.is_set() and self.in_flight == 0:
+                    quiet.set()
 
     first.senders = {"telegram": Watching()}
     request = campaigns.build_request("nyang-river", params=NYANG)
     run_id, _ = await first.start_run(request)
     drain = asyncio.create_task(first.drain_run(run_id, max_retry_wait=float("inf")))
-    await halfway.wait()
-    drain.cancel()  # the process dies mid-run
+    await quiet.wait()
+    drain.cancel()  # the process dies mid-run, with sends not yet marked in the database
     with pytest.raises(asyncio.CancelledError):
         await drain
     bound = first.broadcaster().duplicate_bound
