@@ -28,10 +28,9 @@ What runs, exactly:
   session, which re-derived the statement and computed its cache key again, and that
   computation builds a tuple by resizing, which CPython puts on a free list when freed without
   having taken one from it: one 80-byte block more per flush, until a full collection or the
-  list's cap (2,000). The sender now runs its statements on the session's Connection. The
-  leader-lease renewal (``bot/services/leader.py``, every 10 virtual seconds while sending) still
-  goes through the ORM session and so still adds one block per renewal: at 30/s a
-  1,000,000-recipient run lasts 33,333 s, enough to fill that list (up to 2,000 × 80 bytes).
+  list's cap (2,000). The sender now runs its statements on the session's Connection, and so
+  does the leader-lease renewal (``bot/services/leader.py``, every 10 virtual seconds while
+  sending), which used to add one block per renewal the same way.
 
 Targets: ≥ 95 % of the limit, zero 429s, and peak memory at 1,000,000 recipients within 1.2× of
 that at 10,000. The script prints a table and always exits 0.
