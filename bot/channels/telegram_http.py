@@ -100,14 +100,14 @@ class AiohttpRequest(BaseRequest):
         )
         body: Any
         if files:
-            form = aiohttp.FormData(quote_fields=False)
+            form = aiohttp.FormData()
             for name, value in fields.items():
                 form.add_field(name, value)
             for name, (filename, content, mimetype) in files.items():
                 form.add_field(name, content, filename=filename, content_type=mimetype)
             body = form
         else:
-            body = fields  # sent urlencoded, as PTB's default transport sends it
+            body = fields or None  # urlencoded, as PTB's default transport sends it; none: no body
         try:
             async with session.request(
                 method, url, data=body, timeout=timeout, proxy=self.proxy
