@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
@@ -19,6 +20,8 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 
 from bot.channels.telegram_http import AiohttpRequest, environment_proxy
 from tests.fakes.telegram_api import FakeBotApi
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @pytest.fixture
@@ -78,6 +81,21 @@ async def test_bot_api_errors_reach_ptb_as_its_own_errors(api: FakeBotApi):
         assert flood.value.retry_after in (7, timedelta(seconds=7))
 
 
+@asynccontextmanager
+async def serving(handler: Handler) -> AsyncIterator[int]:
+    """An HTTP server on loopback answering every request with `handler`; yields its port."""
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    finally:
+        await runner.cleanup()
+
+
 async def test_a_server_that_does_not_answer_is_a_timeout():
     never = asyncio.Event()
 
@@ -85,14 +103,7 @@ async def test_a_server_that_does_not_answer_is_a_timeout():
         await never.wait()
         return web.json_response({"ok": True, "result": True})
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", hang)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
+    async with serving(hang) as port:
         request = AiohttpRequest(read_timeout=0.2, write_timeout=0.2)
         await request.initialize()
         try:
@@ -100,9 +111,7 @@ async def test_a_server_that_does_not_answer_is_a_timeout():
                 await request.post(f"http://127.0.0.1:{port}/bot1:x/deleteWebhook")
         finally:
             await request.shutdown()
-    finally:
-        never.set()
-        await runner.cleanup()
+            never.set()
 
 
 async def test_nothing_listening_is_a_network_error():
@@ -127,14 +136,7 @@ async def test_requests_go_through_the_configured_proxy(api: FakeBotApi):
         seen.append(str(request.url))
         return web.json_response({"ok": True, "result": True})
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", proxy)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
+    async with serving(proxy) as port:
         target = "http://api.telegram.invalid/bot"
         request = AiohttpRequest(proxy=f"http://127.0.0.1:{port}")
         bot = Bot(api.token, base_url=target, request=request)
@@ -143,8 +145,6 @@ async def test_requests_go_through_the_configured_proxy(api: FakeBotApi):
             assert await bot.delete_webhook() is True
         finally:
             await request.shutdown()
-    finally:
-        await runner.cleanup()
     assert seen and seen[0].startswith(f"{target}{api.token}/deleteWebhook")
 
 
