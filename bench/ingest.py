@@ -57,7 +57,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.app import Jingtu
+from bot.app import Jingtu, freeze_startup_heap
 from bot.channels.telegram import CONNECTIONS
 from bot.channels.telegram_http import AiohttpRequest
 from bot.commands.grid import load_sample
@@ -132,6 +132,7 @@ async def start_jingtu(api: FakeBotApi, db_url: str, completion: Completion) -> 
     app.conversation.process = timed  # type: ignore[method-assign]
     app.attach_telegram()
     await app.start(background=True)
+    freeze_startup_heap()  # as `python -m bot run` does once it is up
     return app
 
 
