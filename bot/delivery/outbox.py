@@ -144,16 +144,22 @@ class OutboxDispatcher:
     async def claim_due(self, limit: int | None = None) -> list[OutboxMessage]:
         now = self.clock()
         async with self.database.transaction() as session:
-            query = (
-                select(OutboxMessage)
-                .where(
-                    OutboxMessage.status.in_(("pending", "sending")),
-                    OutboxMessage.next_attempt_at <= now,
-                    OutboxMessage.channel.in_(sorted(self.senders)),
-                )
-                .order_by(OutboxMessage.id)
-                .limit(limit or self.batch_size)
+            due = (
+                OutboxMessage.status.in_(("pending", "sending")),
+                OutboxMessage.next_attempt_at <= now,
+                OutboxMessage.channel.in_(sorted(self.senders)),
             )
+            if self.database.is_postgres:
+                query = select(OutboxMessage).where(*due)
+            else:
+                # The due rows' ids through the (status, next_attempt_at) index, then the rows by
+                # id. Asked in one piece, SQLite with statistics (ANALYZE, `PRAGMA optimize`)
+                # walks the whole table in id order, every second, sent rows and all: 6 ms at
+                # 100,000 rows and growing, where the index answers in 0.1 ms.
+                query = select(OutboxMessage).where(
+                    OutboxMessage.id.in_(select(OutboxMessage.id).where(*due))
+                )
+            query = query.order_by(OutboxMessage.id).limit(limit or self.batch_size)
             if self.database.is_postgres:
                 query = query.with_for_update(skip_locked=True)
             rows = list((await session.scalars(query)).all())

@@ -1,0 +1,106 @@
+"""The periodic claims reach their rows through indexes on SQLite, statistics or not.
+
+The deadline sweep runs every minute and the outbox drain every second, on the event loop's
+thread. Once SQLite has statistics (ANALYZE, or the `PRAGMA optimize` its documentation
+recommends) that say each status covers a large share of the table, its planner preferred to
+walk the whole table in id order for these queries, however few rows were due. These tests
+give SQLite the statistics of a 100,000-row database, run the real claims, and ask SQLite how
+it would execute each statement they sent.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+
+from bot.config import Settings
+from bot.delivery.outbox import OutboxDispatcher
+from bot.domain.grid import GridIndex
+from bot.services.sweep import DeadlineSweep
+from bot.storage.db import Database
+
+NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+
+# What ANALYZE recorded on the benchmark's database (bench/escalation.py: 100,000 open cases)
+# and on an outbox of 100,000 sent messages.
+STATISTICS = [
+    ("cases", None, "100000"),
+    ("cases", "ix_cases_status_ack_due", "100000 50000 33334"),
+    ("cases", "ix_cases_status_resolve_due", "100000 50000 33334"),
+    ("cases", "ix_cases_cell_code", "100000 60"),
+    ("cases", "ix_cases_origin_cell_code", "100000 60"),
+    ("cases", "ix_cases_category_created", "100000 20000 1"),
+    ("outbox", None, "100000"),
+    ("outbox", "ix_outbox_status_next_attempt", "100000 100000 100000"),
+]
+
+
+def with_statistics(template: Path, tmp_path: Path) -> Path:
+    path = tmp_path / "analyzed.db"
+    shutil.copyfile(template, path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("ANALYZE")  # creates sqlite_stat1
+        conn.execute("DELETE FROM sqlite_stat1")
+        conn.executemany("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?, ?, ?)", STATISTICS)
+    return path
+
+
+def plans(path: Path, statements: list[tuple[str, Any]], table: str) -> list[str]:
+    """SQLite's plan for each captured SELECT that reads `table`."""
+    found = []
+    with sqlite3.connect(path) as conn:
+        for sql, params in statements:
+            if sql.lstrip().upper().startswith("SELECT") and f"FROM {table}" in sql:
+                rows = conn.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
+                found.append("\n".join(str(row[-1]) for row in rows))
+    return found
+
+
+def capture(database: Database) -> list[tuple[str, Any]]:
+    sent: list[tuple[str, Any]] = []
+
+    @event.listens_for(database.engine.sync_engine, "before_cursor_execute")
+    def record(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
+        sent.append((sql, params))
+
+    return sent
+
+
+async def test_the_sweep_claims_through_the_deadline_indexes(sqlite_template: Path, tmp_path: Path):
+    path = with_statistics(sqlite_template, tmp_path)
+    database = Database.from_url(f"sqlite+aiosqlite:///{path}")
+    try:
+        sent = capture(database)
+        sweep = DeadlineSweep(database, Settings(), lambda: GridIndex.build([]), clock=lambda: NOW)
+        await sweep.run()
+    finally:
+        await database.dispose()
+    claims = plans(path, sent, "cases")
+    assert len(claims) == 3  # late cases, follow-ups due, follow-up answers overdue
+    for plan in claims:
+        assert "SCAN cases" not in plan, plan
+        assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, plan
+
+
+async def test_the_outbox_drain_claims_through_its_index(sqlite_template: Path, tmp_path: Path):
+    path = with_statistics(sqlite_template, tmp_path)
+    database = Database.from_url(f"sqlite+aiosqlite:///{path}")
+    try:
+        sent = capture(database)
+
+        class Nowhere:
+            async def send(self, chat_id: str, payload: dict[str, Any]) -> None:
+                raise AssertionError("nothing is due")
+
+        dispatcher = OutboxDispatcher(database, {"telegram": Nowhere()}, clock=lambda: NOW)
+        assert await dispatcher.claim_due() == []
+    finally:
+        await database.dispose()
+    (plan,) = plans(path, sent, "outbox")
+    assert "SCAN outbox" not in plan, plan
+    assert "ix_outbox_status_next_attempt" in plan, plan
