@@ -28,6 +28,7 @@ from bot.scheduler import PeriodicJob, build_scheduler
 from bot.services import people
 from bot.services.conversation import ConversationService
 from bot.services.grid import load_grid_index
+from bot.services.housekeeping import Housekeeping
 from bot.services.outreach import OutreachService
 from bot.services.sweep import DeadlineSweep
 from bot.storage import migrate
@@ -104,6 +105,10 @@ class Jingtu:
 
         interval = self.settings.sweep_interval_seconds
         self.periodic_jobs.append(PeriodicJob("deadline-sweep", sweep_deadlines, interval))
+        self.housekeeping = Housekeeping(
+            self.database, self.settings.retention_days, clock=self.clock
+        )
+        self.periodic_jobs.append(PeriodicJob("housekeeping", self.housekeeping.run, 3600.0))
 
     async def _unreachable(self, channel: str, chat_id: str) -> None:
         await people.mark_unreachable_and_unsubscribe(self.database, channel, chat_id)

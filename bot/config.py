@@ -56,6 +56,7 @@ class Settings:
     deadline_overrides: str = ""
     invite_ttl_days: float = 7.0
     sweep_interval_seconds: float = 60.0
+    retention_days: float = 30.0
     # Outreach.
     broadcast_rate_per_second: float = 30.0
     paid_broadcast: bool = False  # Telegram paid broadcasts: allows up to 1000 messages/s
@@ -197,6 +198,14 @@ def _port(raw: str) -> int:
     return port
 
 
+def _retention_days(raw: str) -> float:
+    days = float(raw)
+    if not days >= 2:
+        # Telegram may deliver an unconfirmed update again for 24 hours: its id must be kept.
+        raise ValueError("must be at least 2 (days)")
+    return days
+
+
 def _positive(raw: str) -> float:
     value = float(raw)
     if not value > 0:
@@ -275,6 +284,7 @@ _VARIABLES = {
     "JINGTU_DEADLINE_OVERRIDES": ("deadline_overrides", _deadline_overrides),
     "JINGTU_INVITE_TTL_DAYS": ("invite_ttl_days", _positive),
     "JINGTU_SWEEP_INTERVAL_SECONDS": ("sweep_interval_seconds", _positive),
+    "JINGTU_RETENTION_DAYS": ("retention_days", _retention_days),
     "JINGTU_BROADCAST_RATE": ("broadcast_rate_per_second", _positive),
     "JINGTU_PAID_BROADCAST": ("paid_broadcast", _bool),
     "JINGTU_QUIET_HOURS": ("quiet_hours", _quiet_hours),

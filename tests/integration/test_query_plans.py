@@ -1,4 +1,4 @@
-"""The periodic claims reach their rows through indexes on SQLite, statistics or not.
+"""The periodic jobs reach their rows through indexes on SQLite, statistics or not.
 
 The deadline sweep runs every minute and the outbox drain every second, on the event loop's
 thread. Once SQLite has statistics (ANALYZE, or the `PRAGMA optimize` its documentation
@@ -21,6 +21,7 @@ from sqlalchemy import event
 from bot.config import Settings
 from bot.delivery.outbox import OutboxDispatcher
 from bot.domain.grid import GridIndex
+from bot.services.housekeeping import Housekeeping
 from bot.services.sweep import DeadlineSweep
 from bot.storage.db import Database
 
@@ -37,6 +38,8 @@ STATISTICS = [
     ("cases", "ix_cases_category_created", "100000 20000 1"),
     ("outbox", None, "100000"),
     ("outbox", "ix_outbox_status_next_attempt", "100000 100000 100000"),
+    ("processed_updates", None, "100000"),
+    ("processed_updates", "ix_processed_updates_processed_at", "100000 2"),
 ]
 
 
@@ -50,12 +53,14 @@ def with_statistics(template: Path, tmp_path: Path) -> Path:
     return path
 
 
-def plans(path: Path, statements: list[tuple[str, Any]], table: str) -> list[str]:
-    """SQLite's plan for each captured SELECT that reads `table`."""
+def plans(
+    path: Path, statements: list[tuple[str, Any]], table: str, verb: str = "SELECT"
+) -> list[str]:
+    """SQLite's plan for each captured statement (a SELECT, or `verb`) that reads `table`."""
     found = []
     with sqlite3.connect(path) as conn:
         for sql, params in statements:
-            if sql.lstrip().upper().startswith("SELECT") and f"FROM {table}" in sql:
+            if sql.lstrip().upper().startswith(verb) and f"FROM {table}" in sql:
                 rows = conn.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
                 found.append("\n".join(str(row[-1]) for row in rows))
     return found
@@ -104,3 +109,21 @@ async def test_the_outbox_drain_claims_through_its_index(sqlite_template: Path, 
     (plan,) = plans(path, sent, "outbox")
     assert "SCAN outbox" not in plan, plan
     assert "ix_outbox_status_next_attempt" in plan, plan
+
+
+async def test_housekeeping_finds_what_to_forget_through_indexes(
+    sqlite_template: Path, tmp_path: Path
+):
+    path = with_statistics(sqlite_template, tmp_path)
+    database = Database.from_url(f"sqlite+aiosqlite:///{path}")
+    try:
+        sent = capture(database)
+        await Housekeeping(database, 30, clock=lambda: NOW).run()
+    finally:
+        await database.dispose()
+    (updates,) = plans(path, sent, "processed_updates", verb="DELETE")
+    (outbox,) = plans(path, sent, "outbox", verb="DELETE")
+    assert "SCAN processed_updates" not in updates, updates
+    assert "ix_processed_updates_processed_at" in updates, updates
+    assert "SCAN outbox" not in outbox, outbox
+    assert "ix_outbox_status_next_attempt" in outbox, outbox
