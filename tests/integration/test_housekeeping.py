@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,15 +15,6 @@ from bot.storage.models import OutboxMessage, ProcessedUpdate
 
 NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    db = Database.from_url(database_url)
-    try:
-        yield db
-    finally:
-        await db.dispose()
 
 
 def outbox_row(chat: str, status: str, age: timedelta) -> dict[str, object]:
