@@ -150,7 +150,7 @@ class OutboxDispatcher:
                 OutboxMessage.channel.in_(sorted(self.senders)),
             )
             if self.database.is_postgres:
-                query = select(OutboxMessage).where(*due)
+                query = select(OutboxMessage).where(*due).with_for_update(skip_locked=True)
             else:
                 # The due rows' ids through the (status, next_attempt_at) index, then the rows by
                 # id. Asked in one piece, SQLite with statistics (ANALYZE, `PRAGMA optimize`)
@@ -160,8 +160,6 @@ class OutboxDispatcher:
                     OutboxMessage.id.in_(select(OutboxMessage.id).where(*due))
                 )
             query = query.order_by(OutboxMessage.id).limit(limit or self.batch_size)
-            if self.database.is_postgres:
-                query = query.with_for_update(skip_locked=True)
             rows = list((await session.scalars(query)).all())
             if rows:
                 await session.execute(

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import Delete, delete, select, tuple_
 
 from bot.storage.db import Database
 from bot.storage.models import OutboxMessage, ProcessedUpdate, utcnow
@@ -74,14 +74,11 @@ class Housekeeping:
             .where(ProcessedUpdate.processed_at < cutoff)  # ix_processed_updates_processed_at
             .limit(self.batch_size)
         )
-        async with self.database.transaction() as session:
-            connection = await session.connection()  # Core: a CursorResult, with its rowcount
-            result = await connection.execute(
-                delete(ProcessedUpdate).where(
-                    tuple_(ProcessedUpdate.channel, ProcessedUpdate.update_id).in_(keys)
-                )
+        return await self._delete(
+            delete(ProcessedUpdate).where(
+                tuple_(ProcessedUpdate.channel, ProcessedUpdate.update_id).in_(keys)
             )
-            return int(result.rowcount or 0)
+        )
 
     async def _prune_outbox(self, cutoff: datetime) -> int:
         # Picked through the (status, next_attempt_at) index; a sent row's next_attempt_at is
@@ -96,9 +93,11 @@ class Housekeeping:
             )
             .limit(self.batch_size)
         )
+        return await self._delete(delete(OutboxMessage).where(OutboxMessage.id.in_(ids)))
+
+    async def _delete(self, statement: Delete) -> int:
+        """One batch, in a transaction of its own; how many rows it deleted."""
         async with self.database.transaction() as session:
-            connection = await session.connection()
-            result = await connection.execute(
-                delete(OutboxMessage).where(OutboxMessage.id.in_(ids))
-            )
+            connection = await session.connection()  # Core: a CursorResult, with its rowcount
+            result = await connection.execute(statement)
             return int(result.rowcount or 0)
