@@ -26,10 +26,11 @@ from bot.domain.grid import GridIndex
 from bot.logs import configure_logging
 from bot.scheduler import PeriodicJob, build_scheduler
 from bot.services import people
-from bot.services.conversation import ConversationService
+from bot.services.conversation import ConversationService, HandledObserver
 from bot.services.grid import load_grid_index
 from bot.services.housekeeping import Housekeeping
 from bot.services.outreach import OutreachService
+from bot.services.policy import deadline_policy
 from bot.services.sweep import DeadlineSweep
 from bot.storage import migrate
 from bot.storage.db import Database
@@ -54,8 +55,11 @@ class Jingtu:
         *,
         database: Database | None = None,
         clock: Callable[[], datetime] = utcnow,
+        on_handled: HandledObserver | None = None,
     ) -> None:
         self.settings = settings
+        # The deadline policy, built once: the conversation and the sweep share it.
+        self.policy = deadline_policy(settings)
         self.database = database or Database.from_url(settings.database_url)
         self.clock = clock
         self.grid_index = GridIndex.build([])
@@ -70,6 +74,8 @@ class Jingtu:
             router.handle,
             dispatcher=self.dispatcher,
             clock=clock,
+            policy=self.policy,
+            on_handled=on_handled,
         )
         # Periodic jobs the scheduler runs; features append theirs in `_register_features`.
         self.periodic_jobs: list[PeriodicJob] = [
@@ -96,7 +102,11 @@ class Jingtu:
         )
         self.periodic_jobs.append(PeriodicJob("outreach", self.outreach.tick, 5.0))
         self.sweep = DeadlineSweep(
-            self.database, self.settings, lambda: self.grid_index, clock=self.clock
+            self.database,
+            self.settings,
+            lambda: self.grid_index,
+            clock=self.clock,
+            policy=self.policy,
         )
 
         async def sweep_deadlines() -> None:

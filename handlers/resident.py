@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.domain import categories
+from bot.domain.access import Verb
 from bot.domain.geo import Datum, InvalidCoordinate
 from bot.domain.grid import Level
-from bot.services import notify, reports
+from bot.services import case_access, notices, reports
 from bot.services.conversation import Turn
 from bot.services.reports import MAX_DESCRIPTION, MAX_PHOTOS, MIN_DESCRIPTION, ReportRefused
 from handlers.common import LANGUAGE_BUTTONS, clean_text, parse_typed_location
@@ -70,22 +73,33 @@ async def cmd_mycases(turn: Turn, inbound: Inbound) -> None:
             number=c.number,
             category=t(f"category-{c.category}"),
             status=t(f"status-{c.status}"),
-            date=notify.local_time(c.created_at, turn.settings.timezone)[:10],
+            date=notices.local_time(c.created_at, turn.settings.timezone)[:10],
         )
         for c in cases
     ]
     turn.reply(t("mycases-title") + "\n" + "\n".join(lines) + "\n\n" + t("mycases-hint"))
 
 
+def case_number(raw: str) -> str:
+    return raw.strip()[:20]
+
+
 async def cmd_case(turn: Turn, inbound: Inbound) -> None:
-    number = inbound.command_args.strip()
+    """A reporter's view of a case they reported; any other number is "not found", recorded."""
+    number = case_number(inbound.command_args)
     if not number:
         turn.reply(turn.t("case-usage"))
         return
-    case = await reports.case_for_reporter(turn.session, turn.person.id, number[:20])
+    case = await case_access.case_by_number_for(
+        turn.session, turn.grid, turn.person, number, Verb.VIEW_AS_REPORTER, now=turn.now
+    )
     if case is None:
-        turn.reply(turn.t("case-not-found", number=number[:20]))
+        turn.reply(turn.t("case-not-found", number=number))
         return
+    show_case(turn, case)
+
+
+def show_case(turn: Turn, case: Any) -> None:
     t = turn.t
     turn.reply(
         t(
@@ -93,11 +107,11 @@ async def cmd_case(turn: Turn, inbound: Inbound) -> None:
             number=case.number,
             category=t(f"category-{case.category}"),
             status=t(f"status-{case.status}"),
-            cell=notify.cell_name(turn.grid, case.origin_cell_code, turn.locale),
-            responsible=notify.cell_name(turn.grid, case.cell_code, turn.locale),
+            cell=notices.cell_name(turn.grid, case.origin_cell_code, turn.locale),
+            responsible=notices.cell_name(turn.grid, case.cell_code, turn.locale),
             description=case.description,
             reporters=case.reporter_count,
-            created=notify.local_time(case.created_at, turn.settings.timezone),
+            created=notices.local_time(case.created_at, turn.settings.timezone),
         )
     )
 
@@ -117,28 +131,28 @@ def ask_category_group(turn: Turn) -> None:
         for i in range(0, len(categories.GROUPS), 2)
     ]
     rows.append((Button(t("button-cancel"), "r:x"),))
-    turn.prompt(Reply(t("report-ask-category"), buttons=tuple(rows)))
+    turn.reply(Reply(t("report-ask-category"), buttons=tuple(rows)))
 
 
 def ask_category_in_group(turn: Turn, group: str) -> None:
     t = turn.t
     rows = [(Button(t(c.message_key), f"r:c:{c.code}"),) for c in categories.in_group(group)]
     rows.append((Button(t("button-back"), "r:back"),))
-    turn.prompt(
+    turn.reply(
         Reply(t("report-ask-category-in-group", group=t(f"group-{group}")), buttons=tuple(rows))
     )
 
 
 def ask_description(turn: Turn) -> None:
     turn.dialog.step = "description"
-    turn.prompt(turn.t("report-ask-description", min=MIN_DESCRIPTION, max=MAX_DESCRIPTION))
+    turn.reply(turn.t("report-ask-description", min=MIN_DESCRIPTION, max=MAX_DESCRIPTION))
 
 
 def ask_photos(turn: Turn) -> None:
     turn.dialog.step = "photos"
     count = len(turn.dialog.data.get("photos", []))
     label = turn.t("button-photos-done" if count else "button-skip")
-    turn.prompt(
+    turn.reply(
         Reply(
             turn.t("report-ask-photos", max=MAX_PHOTOS, count=count),
             buttons=((Button(label, "r:ph:done"),),),
@@ -149,7 +163,7 @@ def ask_photos(turn: Turn) -> None:
 def ask_location(turn: Turn) -> None:
     turn.dialog.step = "location"
     t = turn.t
-    turn.prompt(
+    turn.reply(
         Reply(
             t("report-ask-location"),
             buttons=((Button(t("button-pick-location"), "r:loc:pick"),),),
@@ -173,7 +187,7 @@ def ask_pick(turn: Turn, parent: str | None) -> None:
     rows = [tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2)]
     rows.append((Button(turn.t("button-back"), "r:pk:up"),))
     level_key = "county" if parent is None else (options[0].level.value if options else "village")
-    turn.prompt(
+    turn.reply(
         Reply(turn.t("report-pick", level=level_key), buttons=tuple(rows), remove_keyboard=True)
     )
 
@@ -181,7 +195,7 @@ def ask_pick(turn: Turn, parent: str | None) -> None:
 def ask_anonymity(turn: Turn) -> None:
     turn.dialog.step = "anonymity"
     t = turn.t
-    turn.prompt(
+    turn.reply(
         Reply(
             t("report-ask-anonymity"),
             buttons=(
@@ -200,7 +214,7 @@ def show_summary(turn: Turn) -> None:
     cell = turn.grid.cells.get(str(data.get("cell")))
     chain = turn.grid.chain_of(cell.code) if cell else ()
     place = " · ".join(c.names.for_locale(turn.locale) for c in chain if c.level != Level.CITY)
-    turn.prompt(
+    turn.reply(
         Reply(
             t(
                 "report-summary",
@@ -364,7 +378,7 @@ def _ask_edit(turn: Turn) -> None:
     t = turn.t
     fields = ("category", "description", "photos", "location", "anonymity")
     rows = tuple((Button(t(f"edit-{f}"), f"r:e:{f}"),) for f in fields)
-    turn.prompt(Reply(t("report-edit-which"), buttons=rows))
+    turn.reply(Reply(t("report-edit-which"), buttons=rows))
 
 
 async def _take_location(turn: Turn, location: Location) -> None:

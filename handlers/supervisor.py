@@ -3,20 +3,21 @@
 Also the two resident-side replies the supervision feature asks for: answering a supervisor's
 question (relayed anonymously) and the follow-up "is it fixed?" buttons.
 
-Buttons carry `sv:<action>:<case id>` (and `sv:to:<case id>:<cell>`, `sv:rj:<kind>:<case id>`);
-every press is checked again here against the stored case, so a stale or forged button changes
-nothing but a SecurityEvent.
+Buttons carry the data `bot.services.callbacks` encodes and parses; every press is checked again
+against the stored case through the one authorization rule (`bot.services.case_access`), so a
+stale or forged button changes nothing but a SecurityEvent.
 """
 
 from __future__ import annotations
 
 import re
 
-from bot.domain.cases import Action, Status
-from bot.services import invites, notify, supervision
+from bot.domain.access import Verb
+from bot.domain.cases import Status
+from bot.services import callbacks, case_access, case_actions, case_queries, invites, notices
+from bot.services.case_access import ActionRefused
+from bot.services.case_actions import MAX_TEXT, MIN_TEXT
 from bot.services.conversation import Turn
-from bot.services.supervision import MAX_TEXT, MIN_TEXT, ActionRefused
-from bot.storage.models import Case
 from handlers import resident
 from handlers.common import clean_text
 from handlers.contract import Button, Inbound, Reply
@@ -34,12 +35,8 @@ def _refuse(turn: Turn, refused: ActionRefused) -> None:
     turn.reply(turn.t(refused.key, **args))
 
 
-def _parse_id(raw: str) -> int | None:
-    return int(raw) if raw.isdigit() and len(raw) <= 12 else None
-
-
 async def _invalid(turn: Turn, what: str) -> None:
-    await supervision.record_refusal(
+    await case_access.record_refusal(
         turn.session,
         turn.person,
         action=what,
@@ -80,17 +77,18 @@ async def _join(turn: Turn, raw: str) -> None:
     args = dict(result.args)
     for name in ("until", "expired"):
         if name in args:
-            args[name] = notify.local_time(args[name], turn.settings.timezone)
+            args[name] = notices.local_time(args[name], turn.settings.timezone)
     if result.cell_code is not None:
-        args["cell"] = notify.cell_name(turn.grid, result.cell_code, turn.locale)
+        args["cell"] = notices.cell_name(turn.grid, result.cell_code, turn.locale)
     turn.reply(turn.t(result.key, **args))
 
 
 async def cmd_inbox(turn: Turn, inbound: Inbound) -> None:
-    if not await supervision.is_supervisor(turn.session, turn.person):
+    mine = await case_access.cells_of(turn.session, turn.person)
+    if not mine:
         turn.reply(turn.t("sv-not-supervisor"))
         return
-    entries, total = await supervision.inbox(turn.session, turn.grid, turn.person, turn.now)
+    entries, total = await case_queries.inbox(turn.session, turn.grid, mine, turn.now)
     t = turn.t
     if not entries:
         turn.reply(t("sv-inbox-empty"))
@@ -105,7 +103,7 @@ async def cmd_inbox(turn: Turn, inbound: Inbound) -> None:
                 number=c.number,
                 category=t(f"category-{c.category}"),
                 status=t(f"status-{c.status}"),
-                cell=notify.cell_name(turn.grid, c.cell_code, turn.locale),
+                cell=notices.cell_name(turn.grid, c.cell_code, turn.locale),
             )
         )
     if total > len(entries):
@@ -115,20 +113,22 @@ async def cmd_inbox(turn: Turn, inbound: Inbound) -> None:
 
 async def cmd_case(turn: Turn, inbound: Inbound) -> None:
     """A supervisor of the case sees it whole, with its timeline; anyone else as a resident."""
-    number = inbound.command_args.strip()[:20]
-    case = None
-    if number:
-        found = await supervision.case_by_number(turn.session, number)
-        if found is not None:
-            mine = await supervision.cells_of(turn.session, turn.person)
-            if mine & set(supervision.case_cells(turn.grid, found)):
-                case = found
+    number = resident.case_number(inbound.command_args)
+    if not number:
+        turn.reply(turn.t("case-usage"))
+        return
+    case = await case_access.case_by_number_for(
+        turn.session, turn.grid, turn.person, number, Verb.VIEW, Verb.VIEW_AS_REPORTER, now=turn.now
+    )
     if case is None:
-        await resident.cmd_case(turn, inbound)
+        turn.reply(turn.t("case-not-found", number=number))
+        return
+    if not await case_access.allows(turn.session, turn.grid, turn.person, case, Verb.VIEW):
+        resident.show_case(turn, case)
         return
     t = turn.t
     tz = turn.settings.timezone
-    escalated = supervision.case_cells(turn.grid, case)[1:]
+    escalated = case_access.facts_of(turn.grid, case).chain[1 : case.escalation_level + 1]
     lines = [
         t(
             "sv-case-detail",
@@ -136,30 +136,30 @@ async def cmd_case(turn: Turn, inbound: Inbound) -> None:
             urgent="yes" if case.urgent else "no",
             category=t(f"category-{case.category}"),
             status=t(f"status-{case.status}"),
-            cell=notify.cell_name(turn.grid, case.origin_cell_code, turn.locale),
-            responsible=notify.cell_name(turn.grid, case.cell_code, turn.locale),
-            escalated=" → ".join(notify.cell_name(turn.grid, c, turn.locale) for c in escalated)
+            cell=notices.cell_name(turn.grid, case.origin_cell_code, turn.locale),
+            responsible=notices.cell_name(turn.grid, case.cell_code, turn.locale),
+            escalated=" → ".join(notices.cell_name(turn.grid, c, turn.locale) for c in escalated)
             or t("sv-not-escalated"),
             description=case.description,
             reporters=case.reporter_count,
-            created=notify.local_time(case.created_at, tz),
-            ack_due=notify.local_time(case.ack_due_at, tz),
-            resolve_due=notify.local_time(case.resolve_due_at, tz),
+            created=notices.local_time(case.created_at, tz),
+            ack_due=notices.local_time(case.ack_due_at, tz),
+            resolve_due=notices.local_time(case.resolve_due_at, tz),
         ),
         "",
         t("sv-timeline-title"),
     ]
-    for event in await supervision.case_timeline(turn.session, case.id):
+    for event in await case_queries.case_timeline(turn.session, case.id):
         what = _event_text(turn, event.kind, event.from_cell, event.to_cell)
-        line = f"{notify.local_time(event.at, tz)} · {what}"
+        line = f"{notices.local_time(event.at, tz)} · {what}"
         if event.note and event.kind not in {"joined", "answer"}:
             line += f" — {event.note[:200]}"
         lines.append(line)
     turn.reply(
         Reply(
             "\n".join(lines),
-            buttons=supervision.action_buttons(t, case.id, case.status),
-            location=notify.location_for(turn.channel, case, turn.grid),
+            buttons=notices.action_buttons(t, case.id, case.status),
+            location=notices.location_for(turn.channel, case, turn.grid),
         )
     )
 
@@ -172,7 +172,7 @@ def _event_text(turn: Turn, kind: str, from_cell: str | None, to_cell: str | Non
     }  # fmt: skip
     if kind.replace("_", "-") not in known:
         return turn.t("sv-event-other", kind=kind)
-    name = lambda code: notify.cell_name(turn.grid, code or "", turn.locale)  # noqa: E731
+    name = lambda code: notices.cell_name(turn.grid, code or "", turn.locale)  # noqa: E731
     return turn.t(key, cell=name(to_cell), **{"from": name(from_cell)})
 
 
@@ -180,89 +180,93 @@ def _event_text(turn: Turn, kind: str, from_cell: str | None, to_cell: str | Non
 
 
 async def on_button(turn: Turn, inbound: Inbound) -> None:
-    parts = (inbound.callback or "").split(":")
-    # sv:<action>:<id> | sv:to:<id>:<cell> | sv:rj:<n|d>:<id>
-    if len(parts) == 3 and parts[1] in supervision.BUTTON_ACTIONS:
-        await _start_action(turn, parts[1], parts[2])
-    elif len(parts) == 4 and parts[1] == "to":
-        await _choose_transfer_target(turn, parts[2], parts[3])
-    elif len(parts) == 4 and parts[1] == "rj" and parts[2] in {"n", "d"}:
-        await _choose_reject_kind(turn, parts[2], parts[3])
-    elif len(parts) == 2 and parts[1] == "skip" and turn.dialog.flow == FLOW:
+    press = callbacks.parse(inbound.callback)
+    if isinstance(press, callbacks.CaseAction):
+        await _start_action(turn, press.verb, press.case_id)
+    elif isinstance(press, callbacks.TransferTo):
+        await _choose_transfer_target(turn, press.case_id, press.cell_code)
+    elif isinstance(press, callbacks.RejectAs):
+        await _choose_reject_kind(turn, press.case_id, duplicate=press.duplicate)
+    elif isinstance(press, callbacks.SkipPhoto) and turn.dialog.flow == FLOW:
         await supervisor_step(turn, inbound)
     else:
         await _invalid(turn, "sv-button")
 
 
-async def _start_action(turn: Turn, code: str, raw_id: str) -> None:
-    case_id = _parse_id(raw_id)
-    if case_id is None:
-        await _invalid(turn, f"sv-{code}")
-        return
+async def _authorize(turn: Turn, case_id: int, verb: Verb, what: str) -> case_access.Granted:
+    return await case_access.authorize_by_id(
+        turn.session, turn.grid, turn.person, case_id, verb, what=f"sv-{what}", now=turn.now
+    )
+
+
+async def _start_action(turn: Turn, verb: Verb, case_id: int) -> None:
     try:
-        case, cell = await supervision.case_for_supervisor(
-            turn, turn.person, case_id, supervision.BUTTON_ACTIONS[code], what=code
-        )
+        granted = await _authorize(turn, case_id, verb, verb.value)
     except ActionRefused as refused:
         _refuse(turn, refused)
         return
+    case, cell = granted.case, granted.cell
     t = turn.t
-    if code == "ack":
-        await supervision.acknowledge(turn, turn.person, case, cell)
+    if verb == Verb.ACKNOWLEDGE:
+        await case_actions.acknowledge(turn, turn.person, case, cell)
         turn.dialog.clear()
         turn.reply(
             t(
                 "sv-ack-done",
                 number=case.number,
-                resolve_due=notify.local_time(case.resolve_due_at, turn.settings.timezone),
+                resolve_due=notices.local_time(case.resolve_due_at, turn.settings.timezone),
             )
         )
-    elif code == "ask":
+    elif verb == Verb.ASK:
         turn.dialog.start(FLOW, "ask", case_id=case.id)
         turn.reply(
             t(
                 "sv-ask-prompt",
                 number=case.number,
-                cell=notify.cell_name(turn.grid, cell, turn.locale),
+                cell=notices.cell_name(turn.grid, cell, turn.locale),
             )
         )
-    elif code == "tr":
-        options = await supervision.transfer_options(turn.session, turn.grid, case)
+    elif verb == Verb.TRANSFER:
+        options = await case_queries.transfer_options(turn.session, turn.grid, case)
         if not options:
             turn.reply(t("sv-transfer-none", number=case.number))
             return
         rows = tuple(
-            (Button(o.names.for_locale(turn.locale), f"sv:to:{case.id}:{o.code}"),) for o in options
+            (Button(o.names.for_locale(turn.locale), callbacks.transfer_to(case.id, o.code)),)
+            for o in options
         )
         turn.reply(Reply(t("sv-transfer-choose", number=case.number), buttons=rows))
-    elif code == "res":
+    elif verb == Verb.RESOLVE:
         turn.dialog.start(FLOW, "resolve-note", case_id=case.id)
         turn.reply(t("sv-resolve-note", number=case.number))
-    elif code == "rej":
+    elif verb == Verb.REJECT:
         turn.reply(
             Reply(
                 t("sv-reject-choose", number=case.number),
                 buttons=(
-                    (Button(t("sv-button-not-pollution"), f"sv:rj:n:{case.id}"),),
-                    (Button(t("sv-button-duplicate"), f"sv:rj:d:{case.id}"),),
+                    (
+                        Button(
+                            t("sv-button-not-pollution"),
+                            callbacks.reject_as(case.id, duplicate=False),
+                        ),
+                    ),
+                    (
+                        Button(
+                            t("sv-button-duplicate"), callbacks.reject_as(case.id, duplicate=True)
+                        ),
+                    ),
                 ),
             )
         )
 
 
-async def _choose_transfer_target(turn: Turn, raw_id: str, to_code: str) -> None:
-    case_id = _parse_id(raw_id)
-    if case_id is None:
-        await _invalid(turn, "sv-tr")
-        return
+async def _choose_transfer_target(turn: Turn, case_id: int, to_code: str) -> None:
     try:
-        case, _cell = await supervision.case_for_supervisor(
-            turn, turn.person, case_id, Action.TRANSFER, what="tr"
-        )
+        case = (await _authorize(turn, case_id, Verb.TRANSFER, "tr")).case
     except ActionRefused as refused:
         _refuse(turn, refused)
         return
-    options = {o.code for o in await supervision.transfer_options(turn.session, turn.grid, case)}
+    options = {o.code for o in await case_queries.transfer_options(turn.session, turn.grid, case)}
     if to_code not in options:
         await _invalid(turn, "sv-tr")
         return
@@ -271,25 +275,19 @@ async def _choose_transfer_target(turn: Turn, raw_id: str, to_code: str) -> None
         turn.t(
             "sv-transfer-reason",
             number=case.number,
-            cell=notify.cell_name(turn.grid, to_code, turn.locale),
+            cell=notices.cell_name(turn.grid, to_code, turn.locale),
         )
     )
 
 
-async def _choose_reject_kind(turn: Turn, kind: str, raw_id: str) -> None:
-    case_id = _parse_id(raw_id)
-    if case_id is None:
-        await _invalid(turn, "sv-rej")
-        return
-    action = Action.REJECT if kind == "n" else Action.MERGE
+async def _choose_reject_kind(turn: Turn, case_id: int, *, duplicate: bool) -> None:
+    verb = Verb.MERGE if duplicate else Verb.REJECT
     try:
-        case, _cell = await supervision.case_for_supervisor(
-            turn, turn.person, case_id, action, what="rej"
-        )
+        case = (await _authorize(turn, case_id, verb, "rej")).case
     except ActionRefused as refused:
         _refuse(turn, refused)
         return
-    if kind == "n":
+    if not duplicate:
         turn.dialog.start(FLOW, "reject-reason", case_id=case.id)
         turn.reply(turn.t("sv-reject-reason", number=case.number))
     else:
@@ -299,13 +297,13 @@ async def _choose_reject_kind(turn: Turn, kind: str, raw_id: str) -> None:
 
 # --- the supervisor's dialog (typed question, reason, note, photo) ------------------------------
 
-STEP_ACTIONS: dict[str, tuple[Action | None, str]] = {
-    "ask": (None, "ask"),
-    "transfer-reason": (Action.TRANSFER, "tr"),
-    "resolve-note": (Action.RESOLVE, "res"),
-    "resolve-photo": (Action.RESOLVE, "res"),
-    "reject-reason": (Action.REJECT, "rej"),
-    "duplicate": (Action.MERGE, "rej"),
+STEP_ACTIONS: dict[str, tuple[Verb, str]] = {
+    "ask": (Verb.ASK, "ask"),
+    "transfer-reason": (Verb.TRANSFER, "tr"),
+    "resolve-note": (Verb.RESOLVE, "res"),
+    "resolve-photo": (Verb.RESOLVE, "res"),
+    "reject-reason": (Verb.REJECT, "rej"),
+    "duplicate": (Verb.MERGE, "rej"),
 }
 
 
@@ -316,13 +314,16 @@ async def supervisor_step(turn: Turn, inbound: Inbound) -> None:
         turn.dialog.clear()
         turn.reply(turn.t("sv-refused-invalid"))
         return
-    action, what = STEP_ACTIONS[step]
+    verb, what = STEP_ACTIONS[step]
     t = turn.t
     text = clean_text(inbound.text)
     if step == "resolve-photo":
-        if not inbound.photo and inbound.callback != "sv:skip":
+        if not inbound.photo and inbound.callback != callbacks.SKIP_PHOTO:
             turn.reply(
-                Reply(t("sv-resolve-photo"), buttons=((Button(t("button-skip"), "sv:skip"),),))
+                Reply(
+                    t("sv-resolve-photo"),
+                    buttons=((Button(t("button-skip"), callbacks.SKIP_PHOTO),),),
+                )
             )
             return
     elif not MIN_TEXT <= len(text) <= MAX_TEXT or inbound.callback:
@@ -330,39 +331,42 @@ async def supervisor_step(turn: Turn, inbound: Inbound) -> None:
         return
     # The case may have moved on since the dialog began: check again before acting.
     try:
-        case, cell = await supervision.case_for_supervisor(
-            turn, turn.person, int(data["case_id"]), action, what=what
-        )
+        granted = await _authorize(turn, int(data["case_id"]), verb, what)
     except ActionRefused as refused:
         _refuse(turn, refused)
         return
+    case, cell = granted.case, granted.cell
     if step == "ask":
-        await supervision.ask_reporters(turn, turn.person, case, cell, text)
+        await case_actions.ask_reporters(turn, turn.person, case, cell, text)
         turn.dialog.clear()
         turn.reply(t("sv-ask-sent", number=case.number))
     elif step == "transfer-reason":
         to_code = str(data.get("to", ""))
         options = {
-            o.code for o in await supervision.transfer_options(turn.session, turn.grid, case)
+            o.code for o in await case_queries.transfer_options(turn.session, turn.grid, case)
         }
         if to_code not in options:
             await _invalid(turn, "sv-tr")
             return
-        await supervision.transfer(turn, turn.person, case, cell, to_code, text)
+        await case_actions.transfer(turn, turn.person, case, cell, to_code, text)
         turn.dialog.clear()
         turn.reply(
             t(
                 "sv-transfer-done",
                 number=case.number,
-                cell=notify.cell_name(turn.grid, to_code, turn.locale),
+                cell=notices.cell_name(turn.grid, to_code, turn.locale),
             )
         )
     elif step == "resolve-note":
         data["note"] = text
         turn.dialog.step = "resolve-photo"
-        turn.reply(Reply(t("sv-resolve-photo"), buttons=((Button(t("button-skip"), "sv:skip"),),)))
+        turn.reply(
+            Reply(
+                t("sv-resolve-photo"), buttons=((Button(t("button-skip"), callbacks.SKIP_PHOTO),),)
+            )
+        )
     elif step == "resolve-photo":
-        await supervision.resolve(
+        await case_actions.resolve(
             turn,
             turn.person,
             case,
@@ -377,15 +381,16 @@ async def supervisor_step(turn: Turn, inbound: Inbound) -> None:
             t("sv-resolve-done", number=case.number, days=int(days) if days.is_integer() else days)
         )
     elif step == "reject-reason":
-        await supervision.reject(turn, turn.person, case, cell, text)
+        await case_actions.reject(turn, turn.person, case, cell, text)
         turn.dialog.clear()
         turn.reply(t("sv-reject-done", number=case.number, reason=text))
     elif step == "duplicate":
-        await _merge(turn, case, text)
+        await _merge(turn, granted, text)
 
 
-async def _merge(turn: Turn, case: Case, text: str) -> None:
+async def _merge(turn: Turn, granted: case_access.Granted, text: str) -> None:
     t = turn.t
+    case = granted.case
     match = _CASE_NUMBER.match(text)
     if match is None or len(match.group(2).strip()) < MIN_TEXT:
         turn.reply(t("sv-duplicate-format"))
@@ -394,11 +399,15 @@ async def _merge(turn: Turn, case: Case, text: str) -> None:
     if number == case.number:
         turn.reply(t("sv-duplicate-self"))
         return
-    target = await supervision.open_case_by_number(turn.session, number)
+    # Only an open case this supervisor may see: refused and recorded alike when it does not
+    # exist, is closed, or lies in someone else's cells.
+    target = await case_access.case_by_number_for(
+        turn.session, turn.grid, turn.person, number, Verb.MERGE_INTO, now=turn.now
+    )
     if target is None:
         turn.reply(t("sv-duplicate-unknown", target=number))
         return
-    await supervision.merge(turn, turn.person, case, target, reason)
+    await case_actions.merge(turn, turn.person, case, target, reason)
     turn.dialog.clear()
     turn.reply(t("sv-merge-done", number=case.number, target=target.number))
 
@@ -407,22 +416,24 @@ async def _merge(turn: Turn, case: Case, text: str) -> None:
 
 
 async def on_answer_button(turn: Turn, inbound: Inbound) -> None:
-    event_id = _parse_id((inbound.callback or "").removeprefix("rq:"))
-    if event_id is None:
+    press = callbacks.parse(inbound.callback)
+    if not isinstance(press, callbacks.AnswerQuestion):
         await _invalid(turn, "rp-answer")
         return
     try:
-        question = await supervision.question_for_reporter(turn, turn.person, event_id)
+        question, case = await case_access.question_for(
+            turn.session, turn.grid, turn.person, press.question_id, now=turn.now
+        )
     except ActionRefused as refused:
         _refuse(turn, refused)
         return
-    cell = str((question.event.data or {}).get("cell", question.case.cell_code))
-    turn.dialog.start(ANSWER_FLOW, "answer", question=event_id)
+    cell = str((question.data or {}).get("cell", case.cell_code))
+    turn.dialog.start(ANSWER_FLOW, "answer", question=press.question_id)
     turn.reply(
         turn.t(
             "rp-answer-prompt",
-            number=question.case.number,
-            cell=notify.cell_name(turn.grid, cell, turn.locale),
+            number=case.number,
+            cell=notices.cell_name(turn.grid, cell, turn.locale),
         )
     )
 
@@ -434,31 +445,42 @@ async def answer_step(turn: Turn, inbound: Inbound) -> None:
         return
     raw = turn.dialog.data.get("question")
     try:
-        question = await supervision.question_for_reporter(
-            turn, turn.person, raw if isinstance(raw, int) else 0
+        question, case = await case_access.question_for(
+            turn.session,
+            turn.grid,
+            turn.person,
+            raw if isinstance(raw, int) else 0,
+            now=turn.now,
         )
     except ActionRefused as refused:
         _refuse(turn, refused)
         return
-    cell = await supervision.relay_answer(turn, turn.person, question, text)
+    cell = await case_actions.relay_answer(turn, turn.person, case, question, text)
     turn.dialog.clear()
-    turn.reply(turn.t("rp-answer-sent", cell=notify.cell_name(turn.grid, cell, turn.locale)))
+    turn.reply(turn.t("rp-answer-sent", cell=notices.cell_name(turn.grid, cell, turn.locale)))
 
 
 async def on_follow_up(turn: Turn, inbound: Inbound) -> None:
-    parts = (inbound.callback or "").split(":")
-    case_id = _parse_id(parts[2]) if len(parts) == 3 and parts[1] in {"y", "n"} else None
-    if case_id is None:
+    press = callbacks.parse(inbound.callback)
+    if not isinstance(press, callbacks.FollowUpAnswer):
         await _invalid(turn, "rp-follow-up")
         return
     try:
-        case = await supervision.case_for_follow_up(turn, turn.person, case_id)
+        granted = await case_access.authorize_by_id(
+            turn.session,
+            turn.grid,
+            turn.person,
+            press.case_id,
+            Verb.ANSWER_FOLLOW_UP,
+            what="rp-follow-up",
+            now=turn.now,
+        )
     except ActionRefused as refused:
         _refuse(turn, refused)
         return
-    fixed = parts[1] == "y"
-    await supervision.answer_follow_up(turn, turn.person, case, fixed=fixed)
-    turn.reply(turn.t("rp-closed" if fixed else "rp-reopened", number=case.number))
+    case = granted.case
+    await case_actions.answer_follow_up(turn, turn.person, case, fixed=press.fixed)
+    turn.reply(turn.t("rp-closed" if press.fixed else "rp-reopened", number=case.number))
 
 
 COMMANDS = {"start": cmd_start, "join": cmd_join, "inbox": cmd_inbox, "case": cmd_case}

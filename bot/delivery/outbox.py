@@ -297,35 +297,6 @@ class OutboxDispatcher:
         if rows:
             await self.send_rows(rows, coalesce=True)
 
-    async def send_direct(self, envelopes: Sequence[Envelope]) -> None:
-        """Send messages that were never written to the outbox, in order.
-
-        For replies a crash may lose (a dialog's next question, whose step is stored with the
-        dialog), sparing the outbox row and its sent-mark. Should
-        a send fail, that message and those after it go to the outbox after all, with the
-        failure recorded as its first attempt, and are retried (or given up) like any other.
-        """
-        for i, env in enumerate(envelopes):
-            outcome, error, retry_after, gone = await self._send(
-                env.channel, env.chat_id, env.payload, "direct send"
-            )
-            if outcome == "sent":
-                continue
-            now = self.clock()
-            async with self.database.transaction() as session:
-                rows = await add_to_outbox(session, envelopes[i:], now=now)
-                if outcome == "retry" and len(rows) > 1:
-                    # Those after it wait as long, so the chat still sees them in order.
-                    delay = retry_after if retry_after is not None else backoff_seconds(1)
-                    await session.execute(
-                        update(OutboxMessage)
-                        .where(OutboxMessage.id.in_([r.id for r in rows[1:]]))
-                        .values(next_attempt_at=now + timedelta(seconds=delay))
-                    )
-            # The failed message as a failed attempt: retried with backoff, or dead.
-            await self._record(rows[:1], [(rows[0].id, outcome, error, retry_after, gone)])
-            return
-
     async def run(self, stop: asyncio.Event, *, interval: float = 1.0) -> None:
         """Drain forever: at once when poked, otherwise every `interval` seconds."""
         while not stop.is_set():

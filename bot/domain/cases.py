@@ -71,8 +71,8 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
 
 
 class TransitionRefused(Exception):
-    def __init__(self, status: Status, action: Action) -> None:
-        super().__init__(f"a {status} case cannot be {action}d")
+    def __init__(self, status: Status, action: Action | str) -> None:
+        super().__init__(f"a {status} case does not allow {action}")
         self.status = status
         self.action = action
 
@@ -108,9 +108,17 @@ class DeadlinePolicy:
     overrides: tuple[tuple[str, str, float, float], ...] = ()
     # Working days are days of the bureau's calendar, so they are counted in its time zone.
     timezone: str = "Asia/Shanghai"
+    # The bureau's calendar (a service supplies China's official one); None: Monday to Friday.
+    is_workday: Callable[[date], bool] | None = None
 
     def _local(self, moment: datetime) -> datetime:
         return moment.astimezone(ZoneInfo(self.timezone)) if moment.tzinfo else moment
+
+    def _calendar(self, is_workday: Callable[[date], bool] | None) -> Callable[[date], bool] | None:
+        """The day filter deadlines count with: None when they count calendar time."""
+        if not self.working_days:
+            return None
+        return is_workday or self.is_workday or _monday_to_friday
 
     def _override(self, level: str, category: str) -> tuple[float, float] | None:
         for lvl, cat, ack, resolve in self.overrides:
@@ -133,7 +141,7 @@ class DeadlinePolicy:
         return add_duration(
             self._local(start),
             timedelta(hours=hours),
-            is_workday=None if urgent or not self.working_days else is_workday,
+            is_workday=None if urgent else self._calendar(is_workday),
         )
 
     def resolve_due(
@@ -147,9 +155,7 @@ class DeadlinePolicy:
         override = self._override(level, category)
         days = override[1] if override else self.resolve_days
         return add_duration(
-            self._local(start),
-            timedelta(days=days),
-            is_workday=is_workday if self.working_days else None,
+            self._local(start), timedelta(days=days), is_workday=self._calendar(is_workday)
         )
 
     def follow_up_at(self, resolved_at: datetime) -> datetime:
@@ -157,6 +163,10 @@ class DeadlinePolicy:
 
     def follow_up_answer_due(self, asked_at: datetime) -> datetime:
         return asked_at + timedelta(days=self.follow_up_answer_days)
+
+
+def _monday_to_friday(day: date) -> bool:
+    return day.weekday() < 5
 
 
 def add_duration(

@@ -7,24 +7,28 @@ notifications it stages for others commit together, or not at all.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.delivery.message import Reply
 from bot.delivery.outbox import Envelope, OutboxDispatcher, add_to_outbox
+from bot.domain.cases import DeadlinePolicy
+from bot.domain.decisions import CaseRules
 from bot.domain.grid import GridIndex
+from bot.services.inbound import Inbound, Outcome
 from bot.services.people import get_or_create_person
+from bot.services.policy import deadline_policy
 from bot.storage.db import Database, insert_ignore
 from bot.storage.models import Dialog, Person, ProcessedUpdate, utcnow
-from handlers.contract import Inbound, Outcome, Reply
 from messages import Translator, normalize_locale
 
 log = logging.getLogger(__name__)
@@ -61,8 +65,14 @@ class Turn:
     now: datetime
     channel: str
     chat_id: str
+    policy: DeadlinePolicy = field(default_factory=DeadlinePolicy)
     replies: list[Reply] = field(default_factory=list)
     notifications: list[Envelope] = field(default_factory=list)
+
+    @cached_property
+    def rules(self) -> CaseRules:
+        """The case rules, with the service's one deadline policy and this turn's grid."""
+        return CaseRules(self.policy, self.grid)
 
     @property
     def locale(self) -> str:
@@ -75,16 +85,13 @@ class Turn:
     def reply(self, reply: Reply | str) -> None:
         self.replies.append(Reply(reply) if isinstance(reply, str) else reply)
 
-    def prompt(self, reply: Reply | str) -> None:
-        """A reply a crash may lose: the dialog's next question (see `Reply.transient`)."""
-        reply = Reply(reply) if isinstance(reply, str) else reply
-        self.replies.append(replace(reply, transient=True))
-
     def notify(self, envelope: Envelope) -> None:
         self.notifications.append(envelope)
 
 
 Handler = Callable[[Turn, Inbound], Awaitable[None]]
+# Told of every event once it is handled and its replies are sent (metrics; tests wait on it).
+HandledObserver = Callable[[Inbound, Outcome], None]
 
 
 # The dialog is read with the person and written back with prebuilt Core statements, outside
@@ -146,6 +153,8 @@ class ConversationService:
         *,
         dispatcher: OutboxDispatcher | None = None,
         clock: Clock = utcnow,
+        policy: DeadlinePolicy | None = None,
+        on_handled: HandledObserver | None = None,
     ) -> None:
         self.database = database
         self.settings = settings
@@ -153,19 +162,10 @@ class ConversationService:
         self.handler = handler
         self.dispatcher = dispatcher
         self.clock = clock
+        self.policy = policy or deadline_policy(settings)
+        self.on_handled = on_handled
         # Replies are born claimed for this long; the drain resends them if we die first.
         self.reply_lease = timedelta(seconds=60)
-        self.handled = 0  # events fully handled (replies sent), for progress and benchmarks
-        self._handled_changed = asyncio.Condition()
-
-    async def wait_handled(self, count: int, timeout: float = 10.0) -> None:
-        """Wait until at least `count` events have been handled since start."""
-
-        async def reached() -> None:
-            async with self._handled_changed:
-                await self._handled_changed.wait_for(lambda: self.handled >= count)
-
-        await asyncio.wait_for(reached(), timeout)
 
     async def process(self, inbound: Inbound) -> Outcome:
         """Handle one event and send the replies; a redelivered update does nothing."""
@@ -176,12 +176,10 @@ class ConversationService:
             outcome, notified = await self._apologise(inbound), False
         if self.dispatcher is not None:
             await self.dispatcher.send_now(outcome.replies)
-            await self.dispatcher.send_direct(outcome.direct)
             if notified:
                 self.dispatcher.poke()
-        async with self._handled_changed:
-            self.handled += 1
-            self._handled_changed.notify_all()
+        if self.on_handled is not None:
+            self.on_handled(inbound, outcome)
         return outcome
 
     async def _process_in_transaction(self, inbound: Inbound) -> tuple[Outcome, bool]:
@@ -226,6 +224,7 @@ class ConversationService:
                 now=now,
                 channel=inbound.channel,
                 chat_id=inbound.chat_id,
+                policy=self.policy,
             )
             if person.locale is None and inbound.language_code:
                 # A first guess from the platform; /start and /language let the person choose.
@@ -237,13 +236,10 @@ class ConversationService:
             replies = [
                 Envelope(inbound.channel, inbound.chat_id, r.to_payload()) for r in turn.replies
             ]
-            if self.dispatcher is not None and all(r.transient for r in turn.replies):
-                # Only prompts: sent after the commit, with no outbox row (a turn with anything
-                # durable sends all its replies through the outbox, so they keep their order).
-                outcome = Outcome(direct=replies)
-            else:
-                rows = await add_to_outbox(session, replies, now=now, claimed_for=self.reply_lease)
-                outcome = Outcome(replies=rows)
+            # The replies are claimed by this process at birth and sent right after the commit;
+            # should it die first, their lease runs out and the drain sends them.
+            rows = await add_to_outbox(session, replies, now=now, claimed_for=self.reply_lease)
+            outcome = Outcome(replies=rows)
             await add_to_outbox(session, turn.notifications, now=now)
             await session.flush()
             return outcome, bool(turn.notifications)

@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from bot.services.case_access import actor_label
 from bot.services.conversation import Turn
-from bot.services.supervision import actor_label
 from bot.storage.db import Database, insert_ignore
 from bot.storage.models import GridCell, Invite, SecurityEvent, Supervisor, SupervisorCell
 

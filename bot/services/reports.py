@@ -11,12 +11,12 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import categories
-from bot.domain.cases import OPEN_STATUSES, Status, format_case_number
+from bot.domain.cases import OPEN_STATUSES, format_case_number
 from bot.domain.geo import haversine_m
 from bot.domain.grid import CellRef, GridIndex, Level
-from bot.services import notify
+from bot.services import case_queries, notices
+from bot.services.case_actions import event_row
 from bot.services.conversation import Turn
-from bot.services.supervision import deadline_policy
 from bot.storage.db import insert_ignore
 from bot.storage.models import Case, CaseCounter, CaseEvent, CasePhoto, CaseReporter
 
@@ -164,39 +164,35 @@ async def submit_report(turn: Turn, draft: ReportDraft) -> SubmitResult:
         return await _join_case(turn, existing, draft, urgent)
 
     chain = turn.grid.chain_of(draft.cell_code)
-    responsible = await notify.first_staffed(session, chain) or chain[-1]
+    responsible = await case_queries.first_staffed(session, chain) or chain[-1]
     year = turn.now.astimezone(turn.settings.tz).year
-    # The same policy the supervision side uses, per-level overrides included.
-    policy = deadline_policy(turn.settings)
+    decision = turn.rules.create(
+        origin_cell=draft.cell_code,
+        responsible_cell=responsible.code,
+        category=category.code,
+        urgent=urgent,
+        now=turn.now,
+        location_source=draft.location_source,
+    )
+    state = decision.state
     case = Case(
         number=await next_case_number(session, year),
         category=category.code,
         description=draft.description.strip(),
         urgent=urgent,
-        status=Status.ASSIGNED.value,
+        status=state.status.value,
         lat=draft.lat,
         lon=draft.lon,
         location_source=draft.location_source,
         origin_cell_code=draft.cell_code,
-        cell_code=responsible.code,
+        cell_code=state.cell_code,
         reporter_id=turn.person.id,
         anonymous=draft.anonymous,
         reporter_count=1,
         created_at=turn.now,
         updated_at=turn.now,
-        ack_due_at=policy.ack_due(
-            turn.now,
-            level=responsible.level.value,
-            category=category.code,
-            urgent=urgent,
-            is_workday=notify.is_workday,
-        ),
-        resolve_due_at=policy.resolve_due(
-            turn.now,
-            level=responsible.level.value,
-            category=category.code,
-            is_workday=notify.is_workday,
-        ),
+        ack_due_at=state.ack_due_at,
+        resolve_due_at=state.resolve_due_at,
     )
     session.add(case)
     await session.flush()
@@ -211,37 +207,37 @@ async def submit_report(turn: Turn, draft: ReportDraft) -> SubmitResult:
     )
     for photo in draft.photos[:MAX_PHOTOS]:
         session.add(CasePhoto(case_id=case.id, kind="report", channel=turn.channel, file_ref=photo))
+    actors = {"created": ("resident", turn.person.id)}
     session.add_all(
         [
             CaseEvent(
-                case_id=case.id,
-                kind="created",
-                actor_kind="resident",
-                actor_id=turn.person.id,
-                to_status=Status.NEW.value,
-                to_cell=draft.cell_code,
-                at=turn.now,
-            ),
-            CaseEvent(
-                case_id=case.id,
-                kind="assigned",
-                actor_kind="system",
-                from_status=Status.NEW.value,
-                to_status=Status.ASSIGNED.value,
-                to_cell=responsible.code,
-                at=turn.now,
-                data={"urgent": urgent, "location_source": draft.location_source},
-            ),
+                **event_row(
+                    case.id,
+                    event,
+                    actor_kind=actors.get(event.kind, ("system", None))[0],
+                    actor_id=actors.get(event.kind, ("system", None))[1],
+                    now=turn.now,
+                )
+            )
+            for event in decision.events
         ]
     )
     await session.flush()
-    recipients = await notify.supervisor_targets(session, [responsible.code])
+    chats = await case_queries.supervisor_chats(session, [responsible.code], once_per_chat=True)
     if urgent:
         county = next((c for c in chain if c.level == Level.COUNTY), None)
         if county is not None and county.code != responsible.code:
-            recipients += await notify.supervisor_targets(session, [county.code])
-    for envelope in notify.new_case_envelopes(
-        case, turn, recipients, photos=draft.photos, reporter_name=_reporter_name(turn, draft)
+            chats += await case_queries.supervisor_chats(session, [county.code], once_per_chat=True)
+    for envelope in notices.case_card_envelopes(
+        case,
+        chats,
+        turn.grid,
+        default_locale=turn.settings.default_locale,
+        timezone=turn.settings.timezone,
+        reporter=_reporter_name(turn, draft),
+        photos=draft.photos,
+        photo_channel=turn.channel,
+        dedupe="new",
     ):
         turn.notify(envelope)
     return SubmitResult(case=case, joined=False, responsible=responsible, urgent=urgent)
@@ -288,13 +284,14 @@ async def _join_case(turn: Turn, case: Case, draft: ReportDraft, urgent: bool) -
     responsible = (
         turn.grid.cells.get(case.cell_code) or turn.grid.chain_of(case.origin_cell_code)[0]
     )
-    recipients = await notify.supervisor_targets(session, [case.cell_code])
-    for envelope in notify.joined_case_envelopes(
+    chats = await case_queries.supervisor_chats(session, [case.cell_code], once_per_chat=True)
+    for envelope in notices.joined_case_envelopes(
         case,
-        turn,
-        recipients,
+        case.reporter_count,
+        chats,
+        default_locale=turn.settings.default_locale,
         description=draft.description.strip(),
-        reporter_name=_reporter_name(turn, draft),
+        reporter=_reporter_name(turn, draft),
     ):
         turn.notify(envelope)
     return SubmitResult(case=case, joined=True, responsible=responsible, urgent=case.urgent)
@@ -312,14 +309,3 @@ async def cases_of_reporter(session: AsyncSession, person_id: int, limit: int = 
             )
         ).all()
     )
-
-
-async def case_for_reporter(session: AsyncSession, person_id: int, number: str) -> Case | None:
-    """The case numbered `number` if this person reported it; None otherwise (no leak either way)."""
-    return (
-        await session.scalars(
-            select(Case)
-            .join(CaseReporter, CaseReporter.case_id == Case.id)
-            .where(CaseReporter.person_id == person_id, Case.number == number)
-        )
-    ).first()

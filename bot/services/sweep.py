@@ -8,35 +8,30 @@ crash loses nothing (the rows are still due and the next run takes them) and dup
 batch claims its rows with FOR UPDATE SKIP LOCKED, so several processes may sweep at once; on
 SQLite the single writer serialises them.
 
-Escalation is set-based, so 10,000 late cases cost a handful of statements per batch, not
-thousands of ORM round trips, and no statement carries a parameter per row:
+Each late case gets the same decision the interactive path applies
+(`CaseRules.escalate`, through `bot.services.case_actions` for one case); only the reading and
+writing are set-based, so 10,000 late cases cost a handful of statements per batch, not
+thousands of ORM round trips:
 
-- one SELECT claims the batch (the same columns an indexed SELECT of the late cases reads);
-- where a case goes is worked out once per (cell, escalation level), its new deadlines once per
-  (level, category, urgency, which deadline passed); one UPDATE per group of equal new values,
-  its ids bound as one array (PostgreSQL) or JSON list (SQLite);
+- one SELECT claims the batch (the columns the rules read);
+- the rules decide each case in Python; cases whose decisions changed the same columns to the
+  same values share one UPDATE, its ids bound as one array (PostgreSQL) or JSON list (SQLite);
 - the CaseEvents are one INSERT … SELECT from a JSON document of the rows (`bot.storage.bulk`);
-- reporters are told by one INSERT … SELECT for the batch: the message is rendered once per
-  (reason, new level, locale) with a marker where the case number goes, and the database puts in
-  each case's number (digits and a dash, so the JSON stays valid);
+- the reporters of the batch's cases are read in one SELECT, their notices rendered in Python by
+  `bot.services.notices` and written as one bulk INSERT;
 - each supervisor chat gets one digest for the batch, with a section per cell and reason listing
   the cases escalated to (or from) it, instead of one message per case.
 
 Batches are 5,000 cases, taken in id order after the last one this run took (a keyset cursor,
 so a batch never rescans what the run has passed). Follow-up questions and closures are rarer
-and go through the ordinary per-case code.
+and go through the per-case code of `bot.services.case_actions`.
 
-Measured by bench/escalation.py (100,000 open cases, 10% late, 2 CPUs) the sweep takes about
-10× (SQLite) and 13× (PostgreSQL) the time of a bare SELECT of the late rows. What remains is
-the writing itself: bench/escalation_floor.py runs only the writes this sweep must make, as bare
-SQL with no Python per case, and they alone take about 5.7× (SQLite) and 8.7× (PostgreSQL) the
-SELECT; on PostgreSQL the UPDATE of the case rows, whose indexed deadlines move (so every index
-of the row is written again), is 4.5× by itself. The README has the figures.
+bench/escalation.py measures it against bench/escalation_floor.py, the bare writes it must make;
+bench/README.md has the figures.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import typing
 from collections import defaultdict
@@ -45,61 +40,28 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    Integer,
-    String,
-    Table,
-    and_,
-    case,
-    cast,
-    func,
-    insert,
-    literal,
-    or_,
-    select,
-    type_coerce,
-    union_all,
-    update,
-)
+from sqlalchemy import Table, and_, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.config import Settings
-from bot.delivery.outbox import add_to_outbox
-from bot.domain.cases import OPEN_STATUSES, Action, EscalationStep, Status, escalation_step
+from bot.delivery.outbox import Envelope, add_to_outbox
+from bot.domain.cases import OPEN_STATUSES, DeadlinePolicy, Status
+from bot.domain.decisions import ACK_WAITING, Audience, CaseRules, CaseState, Decision
 from bot.domain.grid import GridIndex
-from bot.services import notify
-from bot.services.supervision import (
-    EscalationNotice,
-    SystemContext,
-    deadline_policy,
-    escalation_envelopes,
-    follow_up_buttons,
-    tell_reporters,
-    transition,
-)
-from bot.storage.bulk import among, insert_many, json_rows
+from bot.services import case_actions, case_queries, notices
+from bot.services.notices import ReporterChat
+from bot.services.policy import deadline_policy
+from bot.storage.bulk import among, insert_many
 from bot.storage.db import Database
-from bot.storage.models import (
-    Case,
-    CaseEvent,
-    CaseReporter,
-    OutboxMessage,
-    Person,
-    UTCDateTime,
-    utcnow,
-)
-from handlers.contract import Reply
-from messages import LOCALES, Translator
+from bot.storage.models import Case, CaseEvent, CaseReporter, OutboxMessage, Person, utcnow
 
 log = logging.getLogger(__name__)
 
-NUMBER_MARK = "@@CASE_NUMBER@@"
-# Core tables for executemany: thousands of rows without the ORM's unit of work.
+# Core tables for bulk inserts: thousands of rows without the ORM's unit of work.
 OUTBOX_TABLE = typing.cast(Table, OutboxMessage.__table__)
 EVENTS_TABLE = typing.cast(Table, CaseEvent.__table__)
-ACK_WAITING = (Status.ASSIGNED.value, Status.REOPENED.value)
+ACK_WAITING_VALUES = tuple(s.value for s in ACK_WAITING)
 OPEN = tuple(s.value for s in OPEN_STATUSES)
 
 # Called inside each batch's transaction after its writes, before the commit (tests inject
@@ -117,7 +79,7 @@ def overdue_condition(now: datetime, dialect: str) -> Any:
     with nothing due, where the indexes answer in 0.1 ms). On SQLite the two halves are
     therefore asked separately, each through its index, and their ids combined.
     """
-    ack_late = and_(Case.status.in_(ACK_WAITING), Case.ack_due_at <= now)
+    ack_late = and_(Case.status.in_(ACK_WAITING_VALUES), Case.ack_due_at <= now)
     resolve_late = and_(Case.status.in_(OPEN), Case.resolve_due_at <= now)
     if dialect == "sqlite":
         return Case.id.in_(
@@ -137,19 +99,6 @@ LATE_COLUMNS = (
     Case.ack_due_at,
     Case.resolve_due_at,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """Where cases in one cell at one escalation level go (see `_escalation_batch`)."""
-
-    step: EscalationStep
-    level: str | None  # the level of the cell they climb to; None: already at the top
-
-    def event_data(self, reason: str) -> dict[str, Any]:
-        if self.level is None:
-            return {"reason": reason}
-        return {"reason": reason, "level": self.step.new_level}
 
 
 @dataclass
@@ -175,10 +124,12 @@ class DeadlineSweep:
         clock: Callable[[], datetime] = utcnow,
         batch_size: int = 5000,
         hook: BatchHook | None = None,
+        policy: DeadlinePolicy | None = None,
     ) -> None:
         self.database = database
         self.settings = settings
         self.grid = grid
+        self.policy = policy or deadline_policy(settings)
         self.clock = clock
         self.batch_size = batch_size
         self.hook = hook
@@ -187,9 +138,11 @@ class DeadlineSweep:
         """Everything due now, batch by batch, until nothing is left."""
         now = self.clock()
         stats = SweepStats()
+        # One set of rules per run: its memo of deadlines and steps serves every batch.
+        rules = CaseRules(self.policy, self.grid())
         for step in (self._escalation_batch, self._follow_up_batch, self._closing_batch):
             for _ in range(max_batches):
-                if not await step(now, stats):
+                if not await step(rules, now, stats):
                     break
         return stats
 
@@ -206,9 +159,7 @@ class DeadlineSweep:
 
     # --- escalation ---------------------------------------------------------------------------
 
-    async def _escalation_batch(self, now: datetime, stats: SweepStats) -> int:
-        grid = self.grid()
-        policy = deadline_policy(self.settings)
+    async def _escalation_batch(self, rules: CaseRules, now: datetime, stats: SweepStats) -> int:
         dialect = self.database.engine.dialect.name
         async with self.database.transaction() as session:
             rows = (
@@ -223,198 +174,133 @@ class DeadlineSweep:
             if not rows:
                 return 0
             stats.after_id = rows[-1].id
-            dues: dict[tuple[str, str, bool, bool], datetime] = {}
-
-            def due(level: str, category: str, urgent: bool, ack: bool) -> datetime:
-                key = (level, category, urgent, ack)
-                if key not in dues:
-                    if ack:
-                        dues[key] = policy.ack_due(
-                            now,
-                            level=level,
-                            category=category,
-                            urgent=urgent,
-                            is_workday=notify.is_workday,
-                        )
-                    else:
-                        dues[key] = policy.resolve_due(
-                            now, level=level, category=category, is_workday=notify.is_workday
-                        )
-                return dues[key]
-
-            updates: dict[tuple[Any, ...], list[int]] = defaultdict(list)
-            events: list[dict[str, Any]] = []
-            notices: list[EscalationNotice] = []
-            # Reporters' news: [case id, number, template]; a template per (reason, new level).
-            told: list[tuple[int, str, int]] = []
-            templates: dict[tuple[str, str], int] = {}
-            # Cases in the same cell at the same level climb alike: the step is worked out once
-            # per (cell, level), the new deadlines once per (level, category, urgency, kind).
-            plans: dict[tuple[str, int], _Plan] = {}
-            for (
-                case_id,
-                number,
-                status,
-                cell_code,
-                at_level,
-                category,
-                urgent,
-                ack,
-                resolve,
-            ) in rows:
-                plan = plans.get((cell_code, at_level))
-                if plan is None:
-                    chain = [c.code for c in grid.chain_of(cell_code)] or [cell_code]
-                    step = escalation_step(chain, at_level)
-                    target = None if step.target is None else grid.cells[step.target].level.value
-                    plan = plans[(cell_code, at_level)] = _Plan(step, target)
-                step = plan.step
-                ack_late = status in ACK_WAITING and ack is not None and ack <= now
-                resolve_late = resolve is not None and resolve <= now
-                reason = "ack" if ack_late else "resolve"
-                level = plan.level
-                if level is None:
-                    # Nowhere higher to go: the deadline is spent, the top cell is told once.
-                    updates[(False, ack_late, None, resolve_late, None)].append(case_id)
-                    kind, to_cell = "overdue", step.current
-                    stats.overdue_at_top += 1
-                else:
-                    new_ack = due(level, category, urgent, True) if ack_late else None
-                    new_resolve = due(level, category, urgent, False) if resolve_late else None
-                    updates[(True, ack_late, new_ack, resolve_late, new_resolve)].append(case_id)
-                    kind, to_cell = Action.ESCALATE.value, step.target or step.current
-                    told.append(
-                        (case_id, number, templates.setdefault((reason, level), len(templates)))
-                    )
+            decided: list[tuple[int, str, Decision]] = []
+            for case_id, number, *state in rows:
+                before = CaseState(Status(state[0]), *state[1:])
+                reason = rules.late_reason(before, now)
+                if reason is None:  # late by the query, not by the rules: the rules win
+                    continue
+                decided.append((case_id, number, rules.escalate(before, reason, now=now)))
+            await self._save(session, decided, now, dialect)
+            stats.outbox_rows += await self._announce(session, rules.grid, decided, now)
+            for _, _, decision in decided:
+                climbed = decision.state.escalation_level > decision.before.escalation_level
+                if climbed:
                     stats.escalated += 1
-                    stats.by_level[level] += 1
-                events.append(
-                    {
-                        "case_id": case_id,
-                        "kind": kind,
-                        "from_status": status,
-                        "to_status": status,
-                        "from_cell": step.current,
-                        "to_cell": to_cell,
-                        "data": plan.event_data(reason),
-                    }
-                )
-                notices.append(
-                    EscalationNotice(case_id, number, status, step.current, step.target, reason)
-                )
-            for (climbs, ack_late, new_ack, resolve_late, new_resolve), ids in updates.items():
-                values: dict[str, Any] = {"version": Case.version + 1, "updated_at": now}
-                if climbs:
-                    values["escalation_level"] = Case.escalation_level + 1
-                if ack_late:
-                    values["ack_due_at"] = new_ack
-                if resolve_late:
-                    values["resolve_due_at"] = new_resolve
-                await session.execute(
-                    update(Case)
-                    .where(among(Case.id, ids, dialect))
-                    .values(**values)
-                    .execution_options(synchronize_session=False)
-                )
-            await insert_many(
-                session,
-                EVENTS_TABLE,
-                events,
-                {"actor_kind": "system", "actor_id": None, "note": "", "at": now},
-            )
-            stats.outbox_rows += await self._tell_reporters(session, told, templates, now)
-            envelopes = await escalation_envelopes(session, grid, self.settings, notices)
-            await insert_many(
-                session,
-                OUTBOX_TABLE,
-                [
-                    {
-                        "channel": e.channel,
-                        "chat_id": e.chat_id,
-                        "payload": e.payload,
-                        "case_id": e.case_id,
-                    }
-                    for e in envelopes
-                ],
-                {
-                    "dedupe_key": None,
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "last_error": "",
-                    "created_at": now,
-                },
-            )
-            stats.outbox_rows += len(envelopes)
+                    stats.by_level[str(decision.events[0].data.get("reached"))] += 1
+                else:
+                    stats.overdue_at_top += 1
             await self._after_writes("escalation", stats)
             return len(rows)
 
-    async def _tell_reporters(
+    async def _save(
         self,
         session: AsyncSession,
-        told: list[tuple[int, str, int]],
-        templates: dict[tuple[str, str], int],
+        decided: Sequence[tuple[int, str, Decision]],
+        now: datetime,
+        dialect: str,
+    ) -> None:
+        """Each decision's new values and events: one UPDATE per set of equal changes."""
+        updates: dict[tuple[tuple[str, Any], ...], list[int]] = defaultdict(list)
+        events: list[dict[str, Any]] = []
+        for case_id, _number, decision in decided:
+            changed = decision.changed()
+            key = tuple(
+                sorted((k, v.value if isinstance(v, Status) else v) for k, v in changed.items())
+            )
+            updates[key].append(case_id)
+            events.extend(
+                case_actions.event_row(case_id, e, actor_kind="system", actor_id=None, now=now)
+                for e in decision.events
+            )
+        for changes, ids in updates.items():
+            values: dict[str, Any] = {"version": Case.version + 1, "updated_at": now}
+            values.update(changes)
+            await session.execute(
+                update(Case)
+                .where(among(Case.id, ids, dialect))
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+        # `at` is bound once for every row (a JSON document carries no timestamps).
+        for row in events:
+            del row["at"]
+        await insert_many(session, EVENTS_TABLE, events, {"at": now})
+
+    async def _announce(
+        self,
+        session: AsyncSession,
+        grid: GridIndex,
+        decided: Sequence[tuple[int, str, Decision]],
         now: datetime,
     ) -> int:
-        """One INSERT … SELECT for the batch: every reporter of every case, in their language.
-
-        The cases come as one JSON document of (case id, number, template); each template (a
-        reason and the level reached) is rendered once per language with a marker where the
-        number goes, and the database puts in each case's number (digits and a dash, so the
-        JSON stays valid).
-        """
-        if not told:
-            return 0
-        dialect = session.get_bind().dialect.name
-        source, (case_id, number, template) = json_rows(dialect, [Integer(), String(), Integer()])
-        default = self.settings.default_locale
-        locale = func.coalesce(Person.locale, default)
-
-        def rendered(loc: str, reason: str, level: str) -> Any:
-            text = Translator(loc)("rp-escalated", number=NUMBER_MARK, reason=reason, level=level)
-            return func.replace(literal(json.dumps(Reply(text).to_payload())), NUMBER_MARK, number)
-
-        branches = [
-            (and_(template == no, locale == loc), rendered(loc, reason, level))
-            for (reason, level), no in templates.items()
-            for loc in LOCALES
-            if loc != default
-        ] + [(template == no, rendered(default, *key)) for key, no in templates.items()]
-        text_sql = case(*branches)
-        payload = cast(text_sql, JSON) if dialect == "postgresql" else type_coerce(text_sql, JSON)
-        query = (
-            select(
-                Person.channel,
-                Person.chat_id,
-                payload,
-                CaseReporter.case_id,
-                literal("pending", String),
-                literal(0),
-                literal(now, UTCDateTime()),
-                literal("", String),
-                literal(now, UTCDateTime()),
-            )
-            .select_from(source)
-            .join(CaseReporter, CaseReporter.case_id == case_id)
-            .join(Person, Person.id == CaseReporter.person_id)
+        """The batch's notices: the reporters' news, and one digest per supervisor chat."""
+        settings = self.settings
+        climbs: list[notices.EscalationNotice] = []
+        told: list[int] = []
+        for case_id, number, decision in decided:
+            for event in decision.events:
+                if Audience.BOTH_LEVELS in event.audiences:
+                    climbs.append(notices.EscalationNotice.of(case_id, number, event))
+                if Audience.REPORTERS in event.audiences:
+                    told.append(case_id)
+        reporters = await self._reporters_of(session, told, self.database.engine.dialect.name)
+        envelopes: list[Envelope] = []
+        for case_id, number, decision in decided:
+            if case_id in reporters:
+                envelopes += notices.reporter_envelopes(
+                    [notices.Recorded(e) for e in decision.events],
+                    reporters[case_id],
+                    number=number,
+                    case_id=case_id,
+                    grid=grid,
+                    default_locale=settings.default_locale,
+                    follow_up_days=settings.follow_up_days,
+                )
+        chats = await case_queries.supervisor_chats(session, notices.escalation_cells(climbs))
+        envelopes += notices.escalation_digests(
+            climbs, chats, grid, default_locale=settings.default_locale
         )
-        statement = insert(OutboxMessage).from_select(
+        await insert_many(
+            session,
+            OUTBOX_TABLE,
             [
-                "channel",
-                "chat_id",
-                "payload",
-                "case_id",
-                "status",
-                "attempts",
-                "next_attempt_at",
-                "last_error",
-                "created_at",
+                {
+                    "channel": e.channel,
+                    "chat_id": e.chat_id,
+                    "payload": e.payload,
+                    "case_id": e.case_id,
+                }
+                for e in envelopes
             ],
-            query,
+            {
+                "dedupe_key": None,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": "",
+                "created_at": now,
+            },
         )
-        connection = await session.connection()
-        result = await connection.execute(statement, {"rows": json.dumps(told)})
-        return int(result.rowcount or 0)
+        return len(envelopes)
+
+    @staticmethod
+    async def _reporters_of(
+        session: AsyncSession, case_ids: Sequence[int], dialect: str
+    ) -> dict[int, list[ReporterChat]]:
+        """Every reporter of these cases, per case, in the order they reported (one SELECT)."""
+        if not case_ids:
+            return {}
+        rows = await session.execute(
+            select(CaseReporter.case_id, Person.id, Person.channel, Person.chat_id, Person.locale)
+            .join(Person, Person.id == CaseReporter.person_id)
+            .where(among(CaseReporter.case_id, list(case_ids), dialect))
+            .order_by(CaseReporter.case_id, CaseReporter.joined_at, Person.id)
+        )
+        found: dict[int, list[ReporterChat]] = defaultdict(list)
+        for case_id, person_id, channel, chat_id, locale in rows:
+            found[case_id].append(ReporterChat(person_id, channel, chat_id, locale))
+        return found
 
     # --- the follow-up ------------------------------------------------------------------------
 
@@ -429,59 +315,30 @@ class DeadlineSweep:
         )
         return (await session.scalars(self._claim(query.order_by(Case.id)))).all()
 
-    async def _follow_up_batch(self, now: datetime, stats: SweepStats) -> int:
-        policy = deadline_policy(self.settings)
+    async def _follow_up_batch(self, rules: CaseRules, now: datetime, stats: SweepStats) -> int:
         async with self.database.transaction() as session:
             cases = await self._claim_resolved(session, Case.follow_up_at, now)
             if not cases:
                 return 0
-            ctx = SystemContext(session, self.settings, self.grid(), now)
-            days = _days(self.settings.follow_up_days)
+            ctx = case_actions.SystemContext(session, self.settings, rules.grid, now, rules)
             for c in cases:
-                c.follow_up_at = None
-                c.follow_up_answer_due_at = policy.follow_up_answer_due(now)
-                c.version += 1
-                c.updated_at = now
-                session.add(
-                    CaseEvent(
-                        case_id=c.id,
-                        kind="follow_up",
-                        actor_kind="system",
-                        from_status=c.status,
-                        to_status=c.status,
-                        from_cell=c.cell_code,
-                        to_cell=c.cell_code,
-                        at=now,
-                    )
-                )
-                await tell_reporters(
-                    ctx, c, "rp-follow-up", days=days, buttons=follow_up_buttons(c.id)
-                )
+                await case_actions.ask_follow_up(ctx, c)
                 stats.follow_ups_asked += 1
             await add_to_outbox(session, ctx.notifications, now=now)
             stats.outbox_rows += len(ctx.notifications)
             await self._after_writes("follow-up", stats)
             return len(cases)
 
-    async def _closing_batch(self, now: datetime, stats: SweepStats) -> int:
+    async def _closing_batch(self, rules: CaseRules, now: datetime, stats: SweepStats) -> int:
         async with self.database.transaction() as session:
             cases = await self._claim_resolved(session, Case.follow_up_answer_due_at, now)
             if not cases:
                 return 0
-            ctx = SystemContext(session, self.settings, self.grid(), now)
+            ctx = case_actions.SystemContext(session, self.settings, rules.grid, now, rules)
             for c in cases:
-                transition(
-                    ctx, c, Action.CLOSE, actor_kind="system", actor_id=None, data={"fixed": None}
-                )
-                c.closed_at = now
-                c.follow_up_answer_due_at = None
-                await tell_reporters(ctx, c, "rp-closed-no-answer")
+                await case_actions.close_unanswered(ctx, c)
                 stats.closed += 1
             await add_to_outbox(session, ctx.notifications, now=now)
             stats.outbox_rows += len(ctx.notifications)
             await self._after_writes("closing", stats)
             return len(cases)
-
-
-def _days(value: float) -> int | float:
-    return int(value) if float(value).is_integer() else value

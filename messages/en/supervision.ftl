@@ -58,7 +58,7 @@ sv-event-follow-up = follow-up question sent to the reporters
 sv-event-other = { $kind }
 
 ## Refusals: each says what was wrong and what to do.
-sv-refused-not-yours = You are not a supervisor of the cells responsible for case { $number }, so you cannot act on it. If that is wrong, ask the bureau to add you to the cell.
+sv-refused-not-yours = Nothing was changed: that case is not among the cases of your cells, or does not exist. If you should supervise it, ask the bureau to add you to its cell.
 sv-refused-stale = Case { $number } is now "{ $status }", so this action is no longer possible. Send /case { $number } to see where it stands.
 sv-refused-invalid = That button is not valid (nothing was changed). Use the buttons on a case message, or send /inbox.
 rp-refused-not-yours = That button belongs to a case you did not report; nothing was changed. Send /mycases to see your cases.
@@ -86,7 +86,7 @@ sv-button-duplicate = Duplicate of another case
 sv-reject-reason = Type the reason; the reporters of case { $number } will read it. (/cancel to leave)
 sv-duplicate-ask = Send the number of the case that case { $number } duplicates, then a reason, e.g. "2026-00001 same dust site". (/cancel to leave)
 sv-duplicate-format = Please send the number of the original case and a reason, e.g. "2026-00001 same dust site".
-sv-duplicate-unknown = There is no open case { $target } to merge into. Check the number (see /inbox) and send it again with a reason, or /cancel.
+sv-duplicate-unknown = There is no open case { $target } among your cells' cases to merge into. Check the number (see /inbox) and send it again with a reason, or /cancel.
 sv-duplicate-self = A case cannot duplicate itself. Send the number of the other, original case and a reason, or /cancel.
 sv-reject-done = 🚫 Case { $number } was rejected. Reason: { $reason }
 sv-merge-done = 🔗 Case { $number } was merged into case { $target }; its reporters now follow case { $target }.
@@ -110,6 +110,7 @@ sv-escalated-out =
 sv-overdue-top =
     ⏰ Overdue at { $cell }, the highest level ({ $reason ->
         [ack] not acknowledged
+        [reopened] a resident says it is not fixed
        *[resolve] not resolved
     }):
     { $numbers }

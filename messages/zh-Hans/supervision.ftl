@@ -58,7 +58,7 @@ sv-event-follow-up = 已向举报人回访
 sv-event-other = { $kind }
 
 ## 拒绝操作：说明原因和下一步。
-sv-refused-not-yours = 您不是负责案件 { $number } 的网格的监督员，无法办理。如有误，请联系生态环境局将您加入该网格。
+sv-refused-not-yours = 未作任何更改：该案件不在您所负责网格的案件中，或不存在。如您应负责该案件，请联系生态环境局将您加入相应网格。
 sv-refused-stale = 案件 { $number } 当前状态为「{ $status }」，此操作已不可用。发送 /case { $number } 查看进展。
 sv-refused-invalid = 该按钮无效（未做任何更改）。请使用案件消息上的按钮，或发送 /inbox。
 rp-refused-not-yours = 该按钮属于不是您举报的案件，未做任何更改。发送 /mycases 查看您的案件。
@@ -86,7 +86,7 @@ sv-button-duplicate = 与其他案件重复
 sv-reject-reason = 请输入理由，案件 { $number } 的举报人会看到。（/cancel 退出）
 sv-duplicate-ask = 请发送案件 { $number } 所重复的原案件编号及理由，例如「2026-00001 同一处工地扬尘」。（/cancel 退出）
 sv-duplicate-format = 请发送原案件编号和理由，例如「2026-00001 同一处工地扬尘」。
-sv-duplicate-unknown = 没有可并入的未结案件 { $target }。请核对编号（见 /inbox）后连同理由重新发送，或发送 /cancel。
+sv-duplicate-unknown = 您负责的网格中没有可并入的未结案件 { $target }。请核对编号（见 /inbox）后连同理由重新发送，或发送 /cancel。
 sv-duplicate-self = 案件不能与自身重复。请发送另一个原案件的编号和理由，或发送 /cancel。
 sv-reject-done = 🚫 案件 { $number } 已不予受理。理由：{ $reason }
 sv-merge-done = 🔗 案件 { $number } 已并入案件 { $target }，其举报人将改为关注案件 { $target }。
@@ -110,6 +110,7 @@ sv-escalated-out =
 sv-overdue-top =
     ⏰ 已在最高一级「{ $cell }」超时（{ $reason ->
         [ack] 未确认
+        [reopened] 居民反映问题未解决
        *[resolve] 未办结
     }）：
     { $numbers }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.support.handled import HandledCounter, handled
+
 from dataclasses import replace
 
 import aiohttp
@@ -32,7 +34,7 @@ async def webhook_app(settings: Settings, api: FakeBotApi, clock: FakeClock) -> 
         telegram_webhook_url="https://jingtu.example.org/telegram/webhook",
         web_port=0,
     )
-    app = Jingtu(hooked, clock=clock)
+    app = Jingtu(hooked, clock=clock, on_handled=HandledCounter())
     app.attach_telegram()
     await app.start(web_server=True, background=False)
     return app
@@ -60,7 +62,7 @@ async def test_webhook_mode_registers_the_secret_and_accepts_only_requests_beari
                 for _ in range(2):  # Telegram redelivers when it does not hear 200 in time
                     async with http.post(url, json=update, headers={SECRET_HEADER: SECRET}) as r:
                         assert r.status == 200
-            await app.conversation.wait_handled(2)
+            await handled(app).wait(2)
             replies = api.sent_to(501)
             assert len(replies) == 1 and "/report" in replies[0]["text"]
             async with app.database.reader() as s:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.support.handled import HandledCounter, handled
+
 import logging
 from dataclasses import replace
 from itertools import pairwise
@@ -77,7 +79,7 @@ async def test_messages_with_a_bad_missing_or_stale_signature_are_refused_and_ch
     # Within five minutes is fine: WeChat's and our clocks differ a little.
     near, near_body = fake.signed_request(hello(fake), timestamp=int(clock().timestamp()) - 299)
     assert await fake.post({**near, "openid": "oJingtu_mallory"}, near_body) == (200, "success")
-    await wx.app.conversation.wait_handled(1)
+    await handled(wx.app).wait(1)
     assert len(fake.sent_to("oJingtu_mallory")) == 1
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.support.handled import HandledCounter, handled
+
 import copy
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -63,7 +65,7 @@ class TelegramDriver(Driver):
         before = len(self.api.sent_to(self.uid(user)))
         self.last_update[user] = copy.deepcopy(update)
         self.pushed += 1
-        await self.app.conversation.wait_handled(self.pushed)
+        await handled(self.app).wait(self.pushed)
         return self.received(user)[before:]
 
     async def text(self, user: str, text: str) -> list[Seen]:
@@ -96,9 +98,9 @@ class TelegramDriver(Driver):
         channel = self.app.telegram
         assert isinstance(channel, TelegramChannel)
         update = Update.de_json(copy.deepcopy(self.last_update[user]), channel.application.bot)
-        handled = self.app.conversation.handled
+        count = handled(self.app).count
         await channel.application.process_update(update)
-        await self.app.conversation.wait_handled(handled + 1)
+        await handled(self.app).wait(count + 1)
 
     async def restart(self) -> Driver:
         await self.app.stop()
@@ -118,7 +120,7 @@ def telegram_settings(settings: Settings, api: FakeBotApi) -> Settings:
 
 
 async def start_app(settings: Settings, clock: FakeClock) -> Jingtu:
-    app = Jingtu(settings, clock=clock)
+    app = Jingtu(settings, clock=clock, on_handled=HandledCounter())
     app.attach_telegram()
     await app.start(background=False)
     return app

@@ -10,6 +10,8 @@ Telegram would show a first name. The driver puts the scenario's user name into 
 
 from __future__ import annotations
 
+from tests.support.handled import HandledCounter, handled
+
 import re
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
@@ -66,11 +68,11 @@ class WeChatDriver(Driver):
     async def _after(self, user: str, action: Awaitable[WebhookAnswer]) -> list[Seen]:
         """Do the user's action and wait until Jingtu has handled it and sent its replies."""
         before = len(self.fake.sent_to(self.openid(user)))
-        handled = self.app.conversation.handled
+        count = handled(self.app).count
         answer = await action
         assert (answer.status, answer.text) == (200, "success"), answer
         # The webhook answered at once; the reply is sent by the time the event counts handled.
-        await self.app.conversation.wait_handled(handled + 1)
+        await handled(self.app).wait(count + 1)
         return self.received(user)[before:]
 
     async def text(self, user: str, text: str) -> list[Seen]:
@@ -118,7 +120,7 @@ def wechat_settings(settings: Settings, fake: FakeWeChat) -> Settings:
 
 
 async def start_app(settings: Settings, clock: FakeClock, fake: FakeWeChat) -> Jingtu:
-    app = Jingtu(settings, clock=clock)
+    app = Jingtu(settings, clock=clock, on_handled=HandledCounter())
     app.attach_wechat()
     await app.start(web_server=True, background=False)
     fake.connect(f"http://127.0.0.1:{app.web_port}{WEBHOOK_PATH}")

@@ -22,7 +22,7 @@ from bot.domain.cases import (
     parse_deadline_overrides,
     replay,
 )
-from bot.services.notify import is_workday
+from bot.services.policy import is_workday
 
 CHAIN = ["540202006005", "540202006", "540202", "540200"]  # village → township → county → city
 WED_BEFORE_NATIONAL_DAY = datetime(2026, 9, 30, 2, 0, tzinfo=UTC)  # 10:00 in Shigatse
@@ -246,7 +246,7 @@ def test_replaying_nothing_is_refused():
 
 def test_working_days_are_counted_on_the_bureaus_calendar_not_utcs():
     from bot.domain.cases import DeadlinePolicy
-    from bot.services.notify import is_workday
+    from bot.services.policy import is_workday
 
     policy = DeadlinePolicy(working_days=True, ack_hours=24, timezone="Asia/Shanghai")
     # Monday 2026-11-30 01:00 in Shigatse is still Sunday 17:00 in UTC.

@@ -59,3 +59,33 @@ def test_nothing_below_the_composition_root_imports_it():
         if rel in {"bot/app.py", "bot/cli.py"} or rel.startswith("bot/commands/"):
             continue
         assert "bot.app" not in imports_of(path), rel
+
+
+def _importers(folder: str, forbidden: tuple[str, ...], allowed: tuple[str, ...] = ()) -> list[str]:
+    found = []
+    for path in modules(folder):
+        for name in imports_of(path):
+            if name.startswith(forbidden) and not name.startswith(allowed):
+                found.append(f"{path.relative_to(ROOT)} imports {name}")
+    return found
+
+
+def test_services_import_no_handlers_no_channels_and_no_delivery_engine():
+    # Services write the outbox (its rows and the message they carry), nothing more of delivery.
+    assert _importers(
+        "bot/services",
+        ("handlers", "bot.channels", "bot.delivery", "bot.web", "bot.app"),
+        allowed=("bot.delivery.outbox", "bot.delivery.message"),
+    ) == []
+
+
+def test_delivery_imports_no_services_and_no_conversations():
+    assert _importers("bot/delivery", ("bot.services", "handlers", "bot.channels")) == []
+
+
+def test_conversations_do_not_touch_the_storage_models():
+    assert _importers("handlers", ("bot.storage",)) == []
+
+
+def test_the_domain_imports_nothing_of_jingtu_outside_the_domain():
+    assert _importers("bot/domain", ("bot.", "handlers", "messages"), allowed=("bot.domain",)) == []
