@@ -11,15 +11,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event, make_url
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-
-from bot.storage.inline_sqlite import inline_creator
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -34,12 +32,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
+        # SQLAlchemy's stock sqlite+aiosqlite dialect, through public APIs only: aiosqlite runs
+        # each call on a thread of its own, so a wait in SQLite's busy handler (another process
+        # holding the write lock) never blocks the event loop.
         # Every session ends its transaction itself (commit, or rollback on error), so the pool's
-        # extra ROLLBACK on check-in is a wasted round trip to the SQLite thread.
+        # extra ROLLBACK on check-in is a wasted round trip to aiosqlite's thread.
         kwargs.setdefault("pool_reset_on_return", None)
-        database = make_url(url).database
-        if database and database != ":memory:":
-            kwargs.setdefault("async_creator", inline_creator(database))
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
