@@ -65,7 +65,6 @@ from bot.commands.grid import load_sample
 from bot.config import Settings
 from bot.storage import migrate
 from bot.storage.db import Database
-from handlers.contract import Inbound
 from tests.fakes.telegram_api import FakeBotApi
 
 LAT, LON = 29.267, 88.881

@@ -151,7 +151,12 @@ async def authorize(
         raise ActionRefused(not_yours)
     if refusal == Refusal.STALE:
         await record_refusal(
-            session, person, action=what, case_id=case.id, reason=f"stale: case is {case.status}", now=now
+            session,
+            person,
+            action=what,
+            case_id=case.id,
+            reason=f"stale: case is {case.status}",
+            now=now,
         )
         stale = "sv-refused-stale" if verb in SUPERVISOR_VERBS else "rp-refused-stale"
         raise ActionRefused(stale, number=case.number, status=case.status)

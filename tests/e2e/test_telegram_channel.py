@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from tests.support.handled import HandledCounter, handled
-
 from dataclasses import replace
 
 import aiohttp
@@ -16,6 +14,7 @@ from bot.config import Settings
 from bot.storage.models import OutboxMessage, ProcessedUpdate
 from tests.fakes.telegram_api import FakeBotApi
 from tests.support.clock import FakeClock
+from tests.support.handled import HandledCounter, handled
 from tests.support.telegram_driver import telegram_driver, telegram_settings
 
 SECRET = "s3cret-webhook-token_0123456789"

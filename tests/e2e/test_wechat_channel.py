@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from tests.support.handled import HandledCounter, handled
-
 import logging
 from dataclasses import replace
 from itertools import pairwise
@@ -16,6 +14,7 @@ from bot.storage.models import Case, OutboxMessage, Person, ProcessedUpdate
 from tests.e2e.test_report_flows import SAMZHUBZE, VILLAGE_AT_SAMZHUBZE, count, report
 from tests.fakes.wechat_server import FakeWeChat, to_xml, wechat_signature
 from tests.support.clock import FakeClock
+from tests.support.handled import handled
 from tests.support.wechat_driver import WeChatDriver, wechat_driver
 
 

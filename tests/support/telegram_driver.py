@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from tests.support.handled import HandledCounter, handled
-
 import copy
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +16,7 @@ from bot.config import Settings
 from tests.fakes.telegram_api import FakeBotApi
 from tests.support.clock import FakeClock
 from tests.support.drivers import Driver, Seen
+from tests.support.handled import HandledCounter, handled
 
 
 def seen_from_message(message: dict[str, Any]) -> Seen:

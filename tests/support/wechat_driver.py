@@ -10,8 +10,6 @@ Telegram would show a first name. The driver puts the scenario's user name into 
 
 from __future__ import annotations
 
-from tests.support.handled import HandledCounter, handled
-
 import re
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
@@ -25,6 +23,7 @@ from bot.domain.geo import gcj02_to_wgs84, wgs84_to_gcj02
 from tests.fakes.wechat_server import DEFAULT_AES_KEY, FakeWeChat, WebhookAnswer
 from tests.support.clock import FakeClock
 from tests.support.drivers import Driver, Seen
+from tests.support.handled import HandledCounter, handled
 
 _LOCATION_RE = re.compile(r"📍 (-?\d+\.\d+),(-?\d+\.\d+)")
 
