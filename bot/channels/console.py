@@ -3,6 +3,10 @@
 Buttons are shown as numbered choices (type the number); a location is typed as `lat,lon`;
 `photo:NAME` stands for sending a photo; `/as NAME` speaks as another person, so a demo can show a
 resident and a supervisor side by side.
+
+Persona names are ASCII (letters, digits, ``. - _``, at most 32), so the chat id
+``console:NAME`` and every update id keep to the rule all channels' ids follow
+(`bot.channels.inbound_ids`); a line for a persona outside it is refused, not processed.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from bot.channels.inbound_ids import BadId, external_id
 from bot.delivery.outbox import PermanentFailure
 from handlers.contract import Inbound, Reply
 
 CHANNEL = "console"
-_PERSONA_RE = re.compile(r"^[\w.-]{1,32}$")
+_PERSONA_RE = re.compile(r"[\w.-]{1,32}", re.ASCII)
+MAX_PHOTO_REF = 256  # case_photos.file_ref
 
 
 @dataclass
@@ -97,8 +103,11 @@ class ConsoleChannel:
         return self.sender.screens[self.chat_of(persona or self.persona)]
 
     def to_inbound(self, line: str, persona: str) -> Inbound:
-        chat = self.chat_of(persona)
-        update_id = f"{self.run_id}{next(self._update_ids)}"
+        """The Inbound for a typed line; raises `BadId` for a persona whose ids break the rule."""
+        if not _PERSONA_RE.fullmatch(persona):
+            raise BadId("a console persona is letters, digits, . - _ (at most 32)")
+        chat = external_id(self.chat_of(persona), "console chat id")
+        update_id = external_id(f"{self.run_id}{next(self._update_ids)}", "console update id")
         stripped = line.strip()
         buttons = self.sender.screens[chat].buttons
         if stripped.isdigit() and buttons and 1 <= int(stripped) <= len(buttons):
@@ -111,28 +120,28 @@ class ConsoleChannel:
                 display_name=persona,
             )
         if stripped.startswith("photo:") and len(stripped) > 6:
-            return Inbound(
-                CHANNEL,
-                chat,
-                chat,
-                update_id,
-                photo=f"console-photo:{stripped[6:]}",
-                display_name=persona,
-            )
+            photo = f"console-photo:{stripped[6:]}"
+            if len(photo) > MAX_PHOTO_REF:
+                raise BadId(f"a photo name is at most {MAX_PHOTO_REF - 14} characters")
+            return Inbound(CHANNEL, chat, chat, update_id, photo=photo, display_name=persona)
         return Inbound(CHANNEL, chat, chat, update_id, text=line, display_name=persona)
 
     async def say(self, line: str, *, persona: str | None = None) -> list[str]:
         """Type one line as `persona`; returns what that persona was shown in reply."""
         if line.strip().startswith("/as"):
             name = line.strip()[3:].strip()
-            if not _PERSONA_RE.match(name):
+            if not _PERSONA_RE.fullmatch(name):
                 return ["usage: /as NAME (letters, digits, . - _)"]
             self.persona = name
             return [f"now speaking as {name}"]
         who = persona or self.persona
+        try:
+            inbound = self.to_inbound(line, who)
+        except BadId as exc:
+            return [f"refused: {exc}"]
         screen = self.sender.screens[self.chat_of(who)]
         before = len(screen.lines)
-        await self.process(self.to_inbound(line, who))
+        await self.process(inbound)
         return screen.lines[before:]
 
     async def interact(self, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:

@@ -3,6 +3,20 @@
 All PTB wiring lives here. Updates become `Inbound` events for the conversation service; the
 outbox sends `Reply` payloads back through `TelegramSender`, which maps Bot API errors onto the
 outbox's retry rules (429 → retry after the time Telegram asks; 403 → the chat is gone).
+
+At the door. An update's ids become database keys, so they are checked before anything else
+(`bot.channels.inbound_ids`): user, chat and update ids must be decimal integers of at most 64
+characters, a photo's file_id ``[A-Za-z0-9_-]``, texts and callback data strings. An update that
+fails is refused whole and a warning logged: the webhook answers 200 (Telegram would otherwise
+redeliver it forever) and drops it; a polled one is replaced by an empty update of the same id
+(`_ScreenedUpdatesRequest`), so PTB confirms it and nothing reaches Jingtu. Only the kinds
+Jingtu asks for (messages, edited messages, button presses) get through.
+
+Photos out. python-telegram-bot reads any string that names an existing local file as that file
+and uploads it (``telegram._utils.files.parse_file_input``), so a reference such as
+``canary.txt`` or ``/etc/hostname`` must never reach it as a string. `TelegramSender` hands PTB
+each photo as a `telegram.PhotoSize`, whose ``file_id`` PTB sends as it is, and drops (with a
+warning) any reference that is not a strict file_id; the text still goes out.
 """
 
 from __future__ import annotations
@@ -10,7 +24,7 @@ from __future__ import annotations
 import hmac
 import logging
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +35,7 @@ from telegram import (
     InlineKeyboardMarkup,
     InputMediaPhoto,
     KeyboardButton,
+    PhotoSize,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
@@ -28,6 +43,13 @@ from telegram import (
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
+from bot.channels.inbound_ids import (
+    BadId,
+    describe,
+    is_telegram_file_id,
+    telegram_file_id,
+    telegram_id,
+)
 from bot.channels.lanes import ChatLanes
 from bot.channels.telegram_http import AiohttpRequest, environment_proxy
 from bot.config import Settings
@@ -62,24 +84,102 @@ COMMANDS = (
 Process = Callable[[Inbound], Awaitable[Any]]
 
 
-def update_to_inbound(update: Update) -> Inbound | None:
-    """The channel-neutral form of an update, or None for what Jingtu ignores."""
+# The update kinds Jingtu asks Telegram for; any other is refused at the door.
+UPDATE_KINDS = ("message", "edited_message", "callback_query")
+MAX_LANGUAGE_CODE = 35
+MAX_UPDATE_ID = 2**63
+
+
+class RefusedUpdate(BadId):
+    """An update refused at the door: its ids or its shape are not what Telegram promises."""
+
+
+def _object(value: object, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise RefusedUpdate(f"{what} is {describe(value)}, not an object")
+    return value
+
+
+def _optional_text(container: Mapping[str, Any], key: str, what: str) -> None:
+    value = container.get(key)
+    if value is not None and not isinstance(value, str):
+        raise RefusedUpdate(f"{what}.{key} is {describe(value)}, not a string")
+
+
+def _screen_message(message: Mapping[str, Any], what: str) -> None:
+    telegram_id(_object(message.get("chat"), f"{what}.chat").get("id"), f"{what}.chat.id")
+    if "from" in message:
+        telegram_id(_object(message["from"], f"{what}.from").get("id"), f"{what}.from.id")
+    for key in ("text", "caption"):
+        _optional_text(message, key, what)
+    photo = message.get("photo")
+    if photo is not None:
+        if not isinstance(photo, list):
+            raise RefusedUpdate(f"{what}.photo is {describe(photo)}, not an array")
+        for size in photo:
+            file_id = _object(size, f"{what}.photo[]").get("file_id")
+            telegram_file_id(file_id, f"{what}.photo[].file_id")
+
+
+def _confirmable(update_id: object) -> bool:
+    """An update id as Telegram issues them: a positive integer within 64 bits, which PTB's
+    updater confirms by asking for the next one."""
+    return (
+        isinstance(update_id, int)
+        and not isinstance(update_id, bool)
+        and 0 <= update_id < MAX_UPDATE_ID
+    )
+
+
+def screen_update(raw: Mapping[str, Any]) -> None:
+    """Check an update's JSON before PTB or Jingtu reads it; raises `BadId` when refused.
+
+    Cheap on purpose (no parsing beyond the JSON): it runs on every update, on the ids, texts
+    and photo references Jingtu reads and the objects that hold them.
+    """
+    update_id = raw.get("update_id")
+    if not _confirmable(update_id):
+        raise RefusedUpdate(f"update_id is {describe(update_id)}, not an integer in 0..2^63-1")
+    kinds = [key for key in raw if key != "update_id"]
+    if len(kinds) != 1 or kinds[0] not in UPDATE_KINDS:
+        raise RefusedUpdate(f"an update of kind {describe(','.join(map(str, kinds)))}")
+    kind = kinds[0]
+    payload = _object(raw[kind], kind)
+    if kind == "callback_query":
+        telegram_id(_object(payload.get("from"), f"{kind}.from").get("id"), f"{kind}.from.id")
+        _optional_text(payload, "data", kind)
+        if payload.get("message") is not None:
+            _screen_message(_object(payload["message"], f"{kind}.message"), f"{kind}.message")
+    else:
+        _screen_message(payload, kind)
+
+
+def parse_update(update: Update) -> Inbound | None:
+    """The channel-neutral form of an update, None for what Jingtu ignores; raises `BadId` for
+    what it refuses (an id, a photo reference, a text that is not what Telegram promises)."""
     user = update.effective_user
     chat = update.effective_chat
     if user is None or chat is None or user.is_bot:
         return None
+    names = (user.first_name, user.last_name)
+    language = user.language_code
     common: dict[str, Any] = {
         "channel": CHANNEL,
-        "user_id": str(user.id),
-        "chat_id": str(chat.id),
-        "update_id": str(update.update_id),
-        "display_name": " ".join(p for p in (user.first_name, user.last_name) if p)[:200],
-        "language_code": user.language_code,
+        "user_id": telegram_id(user.id, "user id"),
+        "chat_id": telegram_id(chat.id, "chat id"),
+        "update_id": telegram_id(update.update_id, "update_id"),
+        "display_name": " ".join(p for p in names if isinstance(p, str) and p)[:200],
+        "language_code": (
+            language if isinstance(language, str) and len(language) <= MAX_LANGUAGE_CODE else None
+        ),
     }
     if chat.type != "private":
         return None  # Jingtu is a one-to-one service: reports are not made in groups
     if update.callback_query is not None:
-        return Inbound(callback=(update.callback_query.data or "")[:MAX_CALLBACK_BYTES], **common)
+        data = update.callback_query.data
+        if data is not None and not isinstance(data, str):
+            raise RefusedUpdate(f"callback data is {describe(data)}, not a string")
+        return Inbound(callback=(data or "")[:MAX_CALLBACK_BYTES], **common)
     message = update.message or update.edited_message
     if message is None:
         return None
@@ -90,8 +190,20 @@ def update_to_inbound(update: Update) -> Inbound | None:
         loc = message.location
         return Inbound(location=Location(loc.latitude, loc.longitude, "wgs84"), **common)
     if message.photo:
-        return Inbound(photo=message.photo[-1].file_id, **common)
+        file_id = telegram_file_id(message.photo[-1].file_id, "photo file_id")
+        return Inbound(photo=file_id, **common)
+    if message.text is not None and not isinstance(message.text, str):
+        raise RefusedUpdate(f"text is {describe(message.text)}, not a string")
     return Inbound(text=message.text, **common)
+
+
+def update_to_inbound(update: Update) -> Inbound | None:
+    """`parse_update`, with a refused update logged and treated as ignored."""
+    try:
+        return parse_update(update)
+    except BadId as exc:
+        log.warning("refused a Telegram update: %s", exc)
+        return None
 
 
 def split_text(body: str, limit: int = MAX_MESSAGE) -> list[str]:
@@ -130,6 +242,27 @@ def inline_keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows)
 
 
+def sendable_photos(refs: Iterable[object], chat_id: str) -> list[PhotoSize]:
+    """The photo references PTB may be given, each wrapped so PTB sends it as a file_id.
+
+    A plain string would be read and uploaded by PTB if it names an existing local file, even
+    one shaped like a file_id; a `PhotoSize` is sent by its ``file_id`` alone. A reference that
+    is not a strict file_id is dropped and logged.
+    """
+    photos = []
+    for ref in refs:
+        if not is_telegram_file_id(ref):
+            log.warning(
+                "dropped a photo for Telegram chat %s: its reference %s is not a file_id",
+                chat_id,
+                describe(ref),
+            )
+            continue
+        assert isinstance(ref, str)
+        photos.append(PhotoSize(file_id=ref, file_unique_id=ref, width=0, height=0))
+    return photos
+
+
 class TelegramSender:
     """Sends one outbox payload to one chat; raises the outbox's error types."""
 
@@ -140,16 +273,13 @@ class TelegramSender:
         reply = Reply.from_payload(payload)
         bot = self.application.bot
         chat: int | str = int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
+        photos = sendable_photos(reply.photos, chat_id)
         try:
             inline = inline_keyboard(reply)
-            if (
-                len(reply.photos) == 1
-                and len(reply.text) <= MAX_CAPTION
-                and not reply.request_location
-            ):
+            if len(photos) == 1 and len(reply.text) <= MAX_CAPTION and not reply.request_location:
                 # One photo with its text as the caption: one request, not two (this matters
                 # for broadcasts, which Telegram allows one message per second per chat).
-                await bot.send_photo(chat, reply.photos[0], caption=reply.text, reply_markup=inline)
+                await bot.send_photo(chat, photos[0], caption=reply.text, reply_markup=inline)
                 if reply.location is not None:
                     await bot.send_location(chat, reply.location.lat, reply.location.lon)
                 return
@@ -174,10 +304,10 @@ class TelegramSender:
                 await bot.send_message(chat, "👇", reply_markup=inline)
             if reply.location is not None:
                 await bot.send_location(chat, reply.location.lat, reply.location.lon)
-            if len(reply.photos) == 1:
-                await bot.send_photo(chat, reply.photos[0])
-            elif len(reply.photos) > 1:
-                await bot.send_media_group(chat, [InputMediaPhoto(p) for p in reply.photos[:10]])
+            if len(photos) == 1:
+                await bot.send_photo(chat, photos[0])
+            elif len(photos) > 1:
+                await bot.send_media_group(chat, [InputMediaPhoto(p) for p in photos[:10]])
         except RetryAfter as exc:
             with warnings.catch_warnings():
                 # PTB 22 warns that the type will become timedelta; both are handled here.
@@ -196,6 +326,43 @@ class TelegramSender:
             raise RetryLater(f"network: {exc}") from None
         except TelegramError as exc:
             raise RetryLater(f"telegram: {exc}") from None
+
+
+def screened_updates(result: list[Any]) -> list[Any]:
+    """A getUpdates result with each refused update replaced by an empty one of the same id.
+
+    PTB confirms what it fetched by the last update's id, so a refused update keeps its id (an
+    empty update is ignored by Jingtu and confirmed by PTB); one whose id is not an update id
+    Telegram could have issued cannot be confirmed (PTB would fail on it, or ask for updates
+    from an id beyond every real one) and is left out.
+    """
+    kept = []
+    for raw in result:
+        try:
+            screen_update(_object(raw, "update"))
+        except BadId as exc:
+            update_id = raw.get("update_id") if isinstance(raw, Mapping) else None
+            log.warning("refused a polled Telegram update: %s", exc)
+            if _confirmable(update_id):
+                kept.append({"update_id": update_id})
+            continue
+        kept.append(raw)
+    return kept
+
+
+class _ScreenedUpdatesRequest(AiohttpRequest):
+    """The getUpdates connection: refused updates are taken out before PTB parses the answer.
+
+    `parse_json_payload` is PTB's documented hook for reading Bot API answers; this request
+    object serves getUpdates only.
+    """
+
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> dict[str, Any]:
+        data = AiohttpRequest.parse_json_payload(payload)
+        if isinstance(data, dict) and isinstance(data.get("result"), list):
+            data["result"] = screened_updates(data["result"])
+        return data
 
 
 class TelegramChannel:
@@ -217,7 +384,7 @@ class TelegramChannel:
         proxy = settings.telegram_proxy_url or environment_proxy(settings.telegram_base_url)
         builder = builder.request(
             AiohttpRequest(connections=CONNECTIONS, pool_timeout=POOL_WAIT_SECONDS, proxy=proxy)
-        ).get_updates_request(AiohttpRequest(connections=1, proxy=proxy))
+        ).get_updates_request(_ScreenedUpdatesRequest(connections=1, proxy=proxy))
         if settings.telegram_mode == "webhook":
             builder = builder.updater(None)  # updates arrive through our own web server
         self.application: Application = builder.build()
@@ -230,7 +397,11 @@ class TelegramChannel:
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         # PTB hands updates over one at a time, in order; the lanes run different chats'
         # updates concurrently and each chat's in that order.
-        inbound = update_to_inbound(update)
+        try:
+            inbound = parse_update(update)
+        except BadId as exc:
+            log.warning("refused a Telegram update: %s", exc)
+            return  # refused at the door: not even a pressed button is answered
         if inbound is not None:
             await self.lanes.submit(inbound.chat_id, lambda: self._handle(update, inbound))
         elif update.callback_query is not None:
@@ -303,11 +474,21 @@ class TelegramChannel:
             return web.Response(status=413, text="too large")
         try:
             body = await request.json()
+        except ValueError:
+            return web.Response(status=400, text="not an update")
+        if not isinstance(body, dict):
+            return web.Response(status=400, text="not an update")
+        # Refused updates are answered 200 and dropped: Telegram redelivers anything else, and
+        # the same update would be refused again, forever.
+        try:
+            screen_update(body)
             update = Update.de_json(body, self.application.bot)
-        except Exception:
-            return web.Response(status=400, text="not an update")
-        if update is None:
-            return web.Response(status=400, text="not an update")
+        except BadId as exc:
+            log.warning("refused a Telegram webhook update: %s", exc)
+            return web.Response(text="ok")
+        except Exception as exc:
+            log.warning("refused a Telegram webhook update PTB cannot read: %s", type(exc).__name__)
+            return web.Response(text="ok")
         await self.application.process_update(update)
         return web.Response(text="ok")
 

@@ -17,8 +17,13 @@ Bodies over 1 MB and XML with a DOCTYPE or ENTITY declaration are refused before
 sees them (no XXE, no billion laughs). WeChat wants an answer within 5 s and retries otherwise,
 so the webhook answers ``success`` at once and the message is handled in a task of its own (one
 person's messages strictly in order); replies go out through the outbox and the customer-service
-API. ``MsgId`` (events: FromUserName:CreateTime) is the update id, so WeChat's retries of the
-same message change nothing twice.
+API. ``MsgId`` (events: FromUserName:CreateTime, or a digest of it should that exceed 64
+characters) is the update id, so WeChat's retries of the same message change nothing twice.
+
+At the door: a message whose FromUserName is not an OpenID (``[A-Za-z0-9_-]{1,64}``), whose
+MsgId or CreateTime is not decimal, or whose event key or MediaId is not plain printable ASCII
+is refused (`bot.channels.inbound_ids`): answered ``success`` so WeChat does not retry it, logged
+as a warning, and nothing is stored.
 
 What becomes what: text → text; location (Location_X = latitude, Location_Y = longitude) →
 ``Location(lat, lon, "gcj02")``; image → its MediaId as the photo reference (PicUrl, a
@@ -83,6 +88,14 @@ import aiohttp
 from aiohttp import web
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from bot.channels.inbound_ids import (
+    MAX_ID_CHARS,
+    BadId,
+    decimal_id,
+    describe,
+    external_id,
+    wechat_openid,
+)
 from bot.config import Settings
 from bot.delivery.outbox import PermanentFailure, RetryLater, SendError
 from bot.domain.geo import Datum, convert
@@ -101,7 +114,8 @@ MAX_MENU_ITEMS = 10
 MAX_MENU_ITEM_BYTES = 128
 MAX_CALLBACK_BYTES = 64
 PKCS7_BLOCK = 32  # WeChat pads to 32 bytes, not AES's 16
-_OPENID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_MEDIA_ID_RE = re.compile(r"[\x21-\x7e]{1,256}")  # printable ASCII; case_photos holds 256
+MAX_CREATE_TIME_DIGITS = 20
 # Access-token errors: the token was refreshed elsewhere, revoked or has expired.
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 
@@ -225,18 +239,51 @@ def parse_message(body: bytes) -> dict[str, str]:
     return {child.tag: child.text or "" for child in root}
 
 
+def _update_id(openid: str, msg_id: str, created: str) -> str:
+    """``MsgId``, or for events (which have none) ``FromUserName:CreateTime``; a pair over 64
+    characters becomes a digest of itself, so WeChat's retries still map to the same id."""
+    if msg_id:
+        return msg_id
+    pair = f"{openid}:{created}"
+    if len(pair) <= MAX_ID_CHARS:
+        return pair
+    return "ev:" + hashlib.sha256(pair.encode()).hexdigest()[:40]
+
+
 def message_to_inbound(fields: Mapping[str, str]) -> Inbound | None:
-    """The channel-neutral form of a message, or None for what Jingtu ignores."""
-    openid = fields.get("FromUserName", "").strip()
-    if not _OPENID_RE.fullmatch(openid):
+    """The channel-neutral form of a message, or None for what Jingtu ignores or refuses.
+
+    Refused at the door, with a warning: an OpenID that is not ``[A-Za-z0-9_-]{1,64}``, a
+    ``MsgId`` or ``CreateTime`` that is not decimal, an event key or media id that is not plain
+    printable ASCII (`bot.channels.inbound_ids`).
+    """
+    try:
+        return _message_to_inbound(fields)
+    except BadId as exc:
+        log.warning("refused a WeChat message: %s", exc)
         return None
-    msg_id = fields.get("MsgId", "").strip()[:64]
-    created = fields.get("CreateTime", "").strip()[:20]
+
+
+def _optional(fields: Mapping[str, str], key: str, check: Callable[[object, str], str]) -> str:
+    value = fields.get(key, "").strip()
+    return check(value, key) if value else ""
+
+
+def _event_key(value: str) -> str:
+    return external_id(value, "EventKey")
+
+
+def _message_to_inbound(fields: Mapping[str, str]) -> Inbound | None:
+    openid = wechat_openid(fields.get("FromUserName", "").strip(), "FromUserName")
+    msg_id = _optional(fields, "MsgId", decimal_id)
+    created = _optional(fields, "CreateTime", decimal_id)
+    if len(created) > MAX_CREATE_TIME_DIGITS:
+        raise BadId(f"CreateTime is {describe(created)}, over {MAX_CREATE_TIME_DIGITS} digits")
     common: dict[str, Any] = {
         "channel": CHANNEL,
         "user_id": openid,
         "chat_id": openid,
-        "update_id": msg_id or f"{openid}:{created}",
+        "update_id": _update_id(openid, msg_id, created),
     }
     kind = fields.get("MsgType", "").strip().lower()
     if kind == "text":
@@ -252,18 +299,20 @@ def message_to_inbound(fields: Mapping[str, str]) -> Inbound | None:
             return Inbound(**common)  # the dialog says it could not read a place
         return Inbound(location=Location(lat, lon, Datum.GCJ02.value), **common)
     if kind == "image":
-        media_id = fields.get("MediaId", "").strip()[:256]
+        media_id = fields.get("MediaId", "").strip()
+        if media_id and not _MEDIA_ID_RE.fullmatch(media_id):
+            raise BadId(f"MediaId is {describe(media_id)}, not 1-256 printable ASCII characters")
         return Inbound(photo=media_id or None, **common)
     if kind == "event":
         event = fields.get("Event", "").strip().lower()
         key = fields.get("EventKey", "").strip()
         if event == "subscribe":
             scene = key.removeprefix("qrscene_") if key.startswith("qrscene_") else ""
-            return Inbound(text=f"/start {scene}".strip(), **common)
+            return Inbound(text=f"/start {_event_key(scene)}" if scene else "/start", **common)
         if event == "scan" and key:
-            return Inbound(text=f"/start {key}", **common)
+            return Inbound(text=f"/start {_event_key(key)}", **common)
         if event == "click" and key:
-            return Inbound(callback=key[:MAX_CALLBACK_BYTES], **common)
+            return Inbound(callback=_event_key(key), **common)
         return None
     return Inbound(**common)  # voice, video, link …: the dialog answers with its hint
 

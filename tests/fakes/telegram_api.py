@@ -20,7 +20,12 @@ Fidelity notes, where the fake copies behaviour of the real server that code may
 * Updates stay queued until acknowledged by a later ``getUpdates`` ``offset``, so an update is
   never lost when a long poll is abandoned. ``getUpdates`` while a webhook is set → 409.
 * Unknown file ids are accepted by ``sendPhoto`` (and registered), but ``getFile`` only knows
-  files it has seen.
+  files it has seen. Every file part of a multipart request is kept in :attr:`FakeBotApi.uploads`
+  (tests check that nothing was uploaded that should not have been).
+* Forged updates: :meth:`FakeBotApi.push_update` takes any dict. One whose ``update_id`` is not
+  an ordinary update id (not an integer, or one of over 15 digits) is handed out by the next
+  ``getUpdates`` after the pending ones, once, and never enters the id sequence: no offset can
+  confirm it, and it must not push later updates' ids out of range.
 """
 
 from __future__ import annotations
@@ -395,9 +400,11 @@ class FakeBotApi:
         self.webhook: JSONDict | None = None
         self.commands: dict[tuple[str, str], list[JSONDict]] = {}
         self.files: dict[str, _StoredFile] = {}
+        self.uploads: list[UploadedFile] = []  # every file part received, in order
         self.port = 0
 
         self._updates: list[JSONDict] = []
+        self._forged: list[JSONDict] = []  # updates with ids no offset confirms: sent once
         self._next_update_id = first_update_id
         self._allowed_updates: list[str] = []
         self._chats: dict[int, JSONDict] = {}
@@ -490,10 +497,17 @@ class FakeBotApi:
 
     # ------------------------------------------------------------------ inbound: what users do
 
-    def push_update(self, update: JSONDict) -> int:
-        """Queue a raw Update dict for getUpdates; assigns a monotonic ``update_id`` if missing."""
+    def push_update(self, update: JSONDict) -> Any:
+        """Queue a raw Update dict for getUpdates; assigns a monotonic ``update_id`` if missing.
+
+        An update whose ``update_id`` is not an ordinary one (see the module notes) is sent once
+        by the next getUpdates and does not move the id sequence."""
         if "update_id" not in update:
             update["update_id"] = self._next_update_id
+        if not _ordinary_update_id(update["update_id"]):
+            self._forged.append(update)
+            self._notify()
+            return update["update_id"]
         self._next_update_id = max(self._next_update_id, update["update_id"] + 1)
         self._updates.append(update)
         self._updates.sort(key=lambda u: u["update_id"])
@@ -617,7 +631,7 @@ class FakeBotApi:
         chat: JSONDict = {"id": user_id, "type": "private", "first_name": user["first_name"]}
         for key in ("last_name", "username"):
             if key in kw:
-                user[key] = chat[key] = kw[key]  # type: ignore[literal-required]
+                user[key] = chat[key] = kw[key]
         self._chats[user_id] = chat
         return user, chat
 
@@ -687,7 +701,7 @@ class FakeBotApi:
         timeout: float = 10.0,
     ) -> None:
         """Wait until the bot acknowledged (via a later getUpdates offset) every pushed update."""
-        if not await self._wait_until(lambda: not self._updates, timeout):
+        if not await self._wait_until(lambda: not self._updates and not self._forged, timeout):
             pending = [u["update_id"] for u in self._updates]
             raise AssertionError(f"updates {pending} not consumed within {timeout}s\n{self.dump()}")
 
@@ -795,6 +809,7 @@ class FakeBotApi:
                     if isinstance(value, web.FileField):
                         content = value.file.read()
                         params[key] = UploadedFile(key, value.filename, value.content_type, content)
+                        self.uploads.append(params[key])
                     else:
                         text = value if isinstance(value, str) else bytes(value).decode()
                         params[key] = _decode_form_value(key, text)
@@ -973,8 +988,18 @@ class FakeBotApi:
             self._allowed_updates = list(params["allowed_updates"])
         limit = min(max(int(params.get("limit") or 100), 1), 100)
         timeout = max(float(params.get("timeout") or 0), 0.0)
-        await self._wait_until(lambda: self._closing or bool(self._deliverable()), timeout)
-        return self._deliverable()[:limit]
+        await self._wait_until(
+            lambda: self._closing or bool(self._deliverable()) or bool(self._forged), timeout
+        )
+        batch = self._deliverable()[:limit]
+        if len(batch) < limit and self._forged:
+            forged, self._forged = (
+                self._forged[: limit - len(batch)],
+                self._forged[limit - len(batch) :],
+            )
+            batch.extend(forged)
+            self._notify()
+        return batch
 
     def _deliverable(self) -> list[JSONDict]:
         """Pending updates, dropping kinds the bot did not subscribe to (as Telegram does)."""
@@ -1105,7 +1130,7 @@ class FakeBotApi:
         return True
 
     async def _answer_callback_query(self, params: JSONDict) -> bool:
-        query_id = params.get("callback_query_id")
+        query_id = str(params.get("callback_query_id"))
         if self._callbacks.get(query_id, True):  # unknown or already answered
             raise _bad_request(
                 "query is too old and response timeout expired or query ID is invalid"
@@ -1194,6 +1219,11 @@ def _public(message: JSONDict) -> JSONDict:
     if markup is not None and "inline_keyboard" not in markup:
         return {k: v for k, v in message.items() if k != "reply_markup"}
     return dict(message)
+
+
+def _ordinary_update_id(value: Any) -> bool:
+    """What Telegram's update ids are: positive integers, well within 64 bits."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**15
 
 
 def _update_kind(update: JSONDict) -> str:
