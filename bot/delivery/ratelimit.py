@@ -8,9 +8,9 @@ holds more than the limit. Starts are also spaced evenly (1/rate apart) so the l
 bursts. `retry_after` from a 429 pauses one chat, or everything when the chat had no recent send
 (Telegram then means the bot as a whole); "recent" is three per-chat windows.
 
-Time is injected (`monotonic` and `sleep`), so tests and benchmarks run on `VirtualTime`, whose
-sleep moves time forward instantly. Memory is bounded by the rate, not by the number of chats:
-per-chat entries are dropped once their window has passed.
+Time is injected (`monotonic` and `sleep`, constructor arguments), so tests and benchmarks run
+the limiter on a virtual clock whose sleep moves time forward at once. Memory is bounded by the
+rate, not by the number of chats: per-chat entries are dropped once their window has passed.
 """
 
 from __future__ import annotations
@@ -18,10 +18,8 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-import weakref
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 
 Monotonic = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -158,46 +156,3 @@ class RateLimiter:
     def tracked_chats(self) -> int:
         """How many chats the limiter remembers (bounded by the rate, for tests)."""
         return len(self._chat_ended) + len(self._chat_paused)
-
-
-class VirtualTime:
-    """A clock whose sleep returns at once, having moved time forward (tests and benchmarks).
-
-    `monotonic()` gives seconds for rate limits, calling the object gives the matching aware
-    datetime, so one virtual timeline drives both the limiter and the database timestamps.
-    Time stands still while a tracked limiter has a send in flight: a sleeper first waits for
-    the platform's answers, so requests take no virtual time (a zero-latency platform) and the
-    figures measure the limiter, not how the event loop happened to interleave.
-    """
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.start = start or datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
-        self.seconds = 0.0
-        self.slept = 0.0
-        self._limiters: weakref.WeakSet[RateLimiter] = weakref.WeakSet()
-
-    def track(self, limiter: RateLimiter) -> None:
-        self._limiters.add(limiter)
-
-    def monotonic(self) -> float:
-        return self.seconds
-
-    def __call__(self) -> datetime:
-        return self.start + timedelta(seconds=self.seconds)
-
-    async def sleep(self, seconds: float) -> None:
-        """Advance time by `seconds`; or, if a send is in flight, wait for it and return
-        without advancing (an early wake-up: callers re-check their condition, as they must)."""
-        busy = [limiter for limiter in self._limiters if limiter.in_flight]
-        if busy:
-            for limiter in busy:
-                await limiter.idle()
-            return
-        if seconds > 0:
-            self.seconds += seconds
-            self.slept += seconds
-        await asyncio.sleep(0)
-
-    def advance(self, **delta: float) -> datetime:
-        self.seconds += timedelta(**delta).total_seconds()
-        return self()

@@ -21,15 +21,15 @@ from sqlalchemy import func, select
 
 from bot.config import Settings
 from bot.delivery.broadcast import BroadcastSender, DrainResult, Progress, Recipient
+from bot.delivery.message import Reply
 from bot.delivery.outbox import Sender
-from bot.delivery.ratelimit import Monotonic, RateLimiter, Sleep, VirtualTime
+from bot.delivery.ratelimit import Monotonic, RateLimiter, Sleep
 from bot.domain.grid import GridIndex
 from bot.domain.outreach import Campaign, CampaignError, QuietHours
-from bot.services import campaigns, leader
+from bot.services import campaigns, leader, people
 from bot.services.campaigns import Target
 from bot.storage.db import Database
 from bot.storage.models import CampaignRun, Case, utcnow
-from handlers.contract import Reply
 from messages import normalize_locale
 
 log = logging.getLogger(__name__)
@@ -175,18 +175,11 @@ class OutreachService:
         self.quiet = QuietHours.parse(settings.quiet_hours)
         self.on_progress: Callable[[Progress], None] = ProgressLog(monotonic=monotonic)
         self._limiters: dict[str, RateLimiter] = {}
-        self._virtual: VirtualTime | None = None
         self._task: asyncio.Task[None] | None = None
         self._lease_checked = -math.inf
 
-    def use_virtual_time(self, vt: VirtualTime) -> None:
-        """Run on a virtual clock (tests and benchmarks): no real waiting, same limits."""
-        self.clock, self.monotonic, self.sleep = vt, vt.monotonic, vt.sleep
-        self.on_progress = ProgressLog(monotonic=vt.monotonic)
-        self._virtual = vt
-        self._limiters.clear()
-
     def limiter_for(self, channel: str) -> RateLimiter:
+        """The channel's limiter, made on first use and shared by every run of this process."""
         limiter = self._limiters.get(channel)
         if limiter is None:
             limiter = RateLimiter(
@@ -196,8 +189,6 @@ class OutreachService:
                 sleep=self.sleep,
             )
             self._limiters[channel] = limiter
-            if self._virtual is not None:
-                self._virtual.track(limiter)
         return limiter
 
     def broadcaster(self) -> BroadcastSender:
@@ -206,6 +197,7 @@ class OutreachService:
             self.database,
             self.senders,
             self.limiter_for,
+            on_blocked=people.unsubscribe_unreachable,
             clock=self.clock,
             monotonic=self.monotonic,
             sleep=self.sleep,

@@ -21,7 +21,6 @@ from bot.app import Jingtu
 from bot.channels.telegram import TelegramChannel
 from bot.cli import main as cli_main
 from bot.config import Settings
-from bot.delivery.ratelimit import VirtualTime
 from bot.services import campaigns
 from bot.services.grid import load_grid_index
 from bot.services.outreach import OutreachService
@@ -38,6 +37,7 @@ from bot.storage.models import (
 from tests.conftest import run_blocking
 from tests.fakes.telegram_api import FakeBotApi
 from tests.support.telegram_driver import telegram_settings
+from tests.support.virtual_time import VirtualTime
 
 FIRST_CHAT = 500_000
 SAMZHUBZE = "540202"
@@ -56,15 +56,18 @@ class World:
     channel: TelegramChannel
 
     def service(self, **settings: Any) -> OutreachService:
-        """A fresh process-equivalent: its own limiter and leader identity."""
+        """A fresh process-equivalent on the virtual clock: its own limiter and leader identity."""
         grid_settings = replace(self.settings, **settings)
         service = OutreachService(
             self.database,
             grid_settings,
             {"telegram": self.channel.sender},
             grid=lambda: self.grid,
+            clock=self.time,
+            monotonic=self.time.monotonic,
+            sleep=self.time.sleep,
         )
-        service.use_virtual_time(self.time)
+        self.time.track(service.limiter_for("telegram"))  # requests take no virtual time
         return service
 
     grid: Any = None
@@ -511,9 +514,9 @@ async def test_a_schedule_survives_a_restart_and_fires_once_at_its_time(
     await app.stop()
 
     vt.advance(days=6, hours=22, minutes=59)  # Monday 08:59 local, a week later
+    # Jingtu takes only the wall clock: the run's two sends are paced in real time (1/30 s).
     app = Jingtu(settings, clock=vt)
     console = app.attach_console()
-    app.outreach.use_virtual_time(vt)
     await app.start(background=False)
     try:
         assert await app.outreach.run_once() == {}

@@ -6,8 +6,9 @@ import asyncio
 import itertools
 import random
 
-from bot.delivery.ratelimit import RateLimiter, VirtualTime
+from bot.delivery.ratelimit import RateLimiter
 from tests.fakes.telegram_api import _SlidingWindow
+from tests.support.virtual_time import VirtualTime
 
 
 class FakePlatform:
@@ -57,9 +58,7 @@ async def blast(
 
 
 def limiter_on(vt: VirtualTime, rate: float) -> RateLimiter:
-    limiter = RateLimiter(rate, monotonic=vt.monotonic, sleep=vt.sleep)
-    vt.track(limiter)
-    return limiter
+    return vt.track(RateLimiter(rate, monotonic=vt.monotonic, sleep=vt.sleep))
 
 
 async def test_thirty_per_second_is_reached_and_never_exceeded():
