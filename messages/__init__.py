@@ -2,6 +2,10 @@
 
 Fluent is a standard translators' format (Mozilla's Project Fluent, supported by Pontoon and
 Weblate). Each locale is a folder; files in it are split by feature so teams do not collide.
+
+The catalogs are compiled to Python functions once per process (fluent-compiler), so a message
+renders in about a microsecond: the deadline sweep renders one per reporter and per digest, and
+Fluent's interpreting runtime cost ten times that.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from fluent.runtime import FluentBundle, FluentResource
+from fluent_compiler.bundle import FluentBundle
 
 LOCALES = ("zh-Hans", "bo", "en")
 DEFAULT_LOCALE = "zh-Hans"
@@ -41,9 +45,9 @@ def catalog_files(locale: str) -> list[Path]:
 @cache
 def _bundle(locale: str) -> FluentBundle:
     # use_isolating=False: Unicode isolation marks confuse chat clients and tests alike.
-    bundle = FluentBundle([locale], use_isolating=False)
-    for path in catalog_files(locale):
-        bundle.add_resource(FluentResource(path.read_text(encoding="utf-8")))
+    bundle = FluentBundle.from_files(locale, catalog_files(locale), use_isolating=False)
+    for error in bundle.check_messages():
+        log.error("catalog %s: %s", locale, error)
     return bundle
 
 
@@ -64,10 +68,7 @@ def _render(locale: str | None, key: str, args: dict[str, Any]) -> str:
     for candidate in (locale or DEFAULT_LOCALE, DEFAULT_LOCALE):
         bundle = _bundle(candidate if candidate in LOCALES else DEFAULT_LOCALE)
         if bundle.has_message(key):
-            message = bundle.get_message(key)
-            if message.value is None:
-                continue
-            rendered, errors = bundle.format_pattern(message.value, args)
+            rendered, errors = bundle.format(key, args)
             if errors:
                 log.warning("message %s/%s: %s", candidate, key, errors)
             return str(rendered)
