@@ -5,16 +5,16 @@ Run ``.venv/bin/python bench/broadcast.py`` (about 6-9 minutes on 2 cores) or ``
 What runs, exactly:
 
 * Everything runs on a virtual clock (``VirtualTime``, ``tests/support/virtual_time.py``, passed
-  to OutreachService as its clock, monotonic and sleep): the limiter's sleeps move time forward at
-  once, and the platform reads the same clock, so "seconds" below are virtual seconds. Requests
-  take no virtual time (the clock stands still while a send is in flight: a zero-latency
-  platform); real seconds are shown beside them.
+  to the BroadcastEngine and the OutreachService as their clocks and sleep): the limiter's sleeps
+  move time forward at once, and the platform reads the same clock, so "seconds" below are
+  virtual seconds. Requests take no virtual time (the clock stands still while a send is in
+  flight: a zero-latency platform); real seconds are shown beside them.
 * ``http`` rows: Jingtu's real TelegramSender (python-telegram-bot) talking HTTP on loopback to
   the FakeBotApi test server, whose flood limits (sliding one-second windows, global and 1/s per
   chat, 429 with retry_after) run on the same virtual clock. 10,000 subscribers.
-* ``in-process`` rows: the same OutreachService, database and limiter, but the platform is an
-  in-process object applying the FakeBotApi's own sliding-window rules (no HTTP: a million HTTP
-  requests would not fit the time budget). 10,000, 100,000 and 1,000,000 subscribers.
+* ``in-process`` rows: the same OutreachService, engine, database and limiter, but the platform
+  is an in-process object applying the FakeBotApi's own sliding-window rules (no HTTP: a million
+  HTTP requests would not fit the time budget). 10,000, 100,000 and 1,000,000 subscribers.
 * Subscribers are bulk-inserted into a fresh SQLite database (WAL) before timing. A run is
   measured from its creation (INSERT … SELECT of the deliveries) to its end.
 * Peak memory: ``tracemalloc`` peak of Python allocations during the run (in-process rows only;
@@ -59,9 +59,10 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import func, insert, select  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
+from bot.delivery.broadcast import BroadcastEngine  # noqa: E402
 from bot.delivery.outbox import RetryLater  # noqa: E402
 from bot.domain.grid import GridIndex  # noqa: E402
-from bot.services import campaigns  # noqa: E402
+from bot.services import campaigns, people  # noqa: E402
 from bot.services.outreach import OutreachService  # noqa: E402
 from bot.storage import migrate  # noqa: E402
 from bot.storage.db import Database  # noqa: E402
@@ -202,14 +203,17 @@ async def one_run(
         platform_ = InProcessPlatform(vt, limit)
         sender = platform_
     grid = GridIndex.build([])
-    service = OutreachService(
+    broadcasts = BroadcastEngine(
         database,
-        settings,
         {"telegram": sender},
-        grid=lambda: grid,
+        settings.broadcast_rate_per_second,
+        on_blocked=people.unsubscribe_unreachable,
         clock=vt,
         monotonic=vt.monotonic,
         sleep=vt.sleep,
+    )
+    service = OutreachService(
+        database, settings, broadcasts, grid=lambda: grid, clock=vt, monotonic=vt.monotonic
     )
     service.on_progress = lambda progress: None
     request = campaigns.build_request("nyang-river", params={"date": "June 5"})
@@ -221,7 +225,7 @@ async def one_run(
         tracemalloc.start()
         tracemalloc.reset_peak()
     # Made here, not earlier, so that the limiter is counted in the peak as it always was.
-    vt.track(service.limiter_for("telegram"))  # requests take no virtual time
+    vt.track(broadcasts.limiter_for("telegram"))  # requests take no virtual time
     started = time.perf_counter()
     run_id, _ = await service.start_run(request)
     result = await service.drain_run(run_id, max_retry_wait=float("inf"))

@@ -11,8 +11,9 @@ import gc
 import logging
 import signal
 import sys
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.channels.console import ConsoleChannel, ConsoleSender
 from bot.config import Settings, redact_url
+from bot.delivery.broadcast import BroadcastEngine
 from bot.delivery.outbox import OutboxDispatcher, Sender
 from bot.domain.grid import GridIndex
 from bot.logs import configure_logging
@@ -55,13 +57,19 @@ class Jingtu:
         *,
         database: Database | None = None,
         clock: Callable[[], datetime] = utcnow,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_handled: HandledObserver | None = None,
     ) -> None:
+        """`clock`, `monotonic` and `sleep` are injected so tests run the app on virtual time
+        (`monotonic` and `sleep` pace broadcasts: rate limits, retries, the leader lease)."""
         self.settings = settings
         # The deadline policy, built once: the conversation and the sweep share it.
         self.policy = deadline_policy(settings)
         self.database = database or Database.from_url(settings.database_url)
         self.clock = clock
+        self.monotonic = monotonic
+        self.sleep = sleep
         self.grid_index = GridIndex.build([])
         self.senders: dict[str, Sender] = {}
         self.dispatcher = OutboxDispatcher(
@@ -92,12 +100,23 @@ class Jingtu:
 
     def _register_features(self) -> None:
         """Wire the feature services that need periodic work or hooks (one line each)."""
+        # The broadcast engine: one limiter per channel, shared by every run of this process.
+        self.broadcasts = BroadcastEngine(
+            self.database,
+            self.senders,
+            self.settings.broadcast_rate_per_second,
+            on_blocked=people.unsubscribe_unreachable,
+            clock=self.clock,
+            monotonic=self.monotonic,
+            sleep=self.sleep,
+        )
         self.outreach = OutreachService(
             self.database,
             self.settings,
-            self.senders,
+            self.broadcasts,
             grid=lambda: self.grid_index,
             clock=self.clock,
+            monotonic=self.monotonic,
             stopping=lambda: self._stop.is_set(),
         )
         self.periodic_jobs.append(PeriodicJob("outreach", self.outreach.tick, 5.0))

@@ -14,12 +14,12 @@ from typing import Any, TextIO
 
 from bot.commands.common import add_command, load_settings
 from bot.config import Settings
-from bot.delivery.broadcast import Progress
+from bot.delivery.broadcast import BroadcastEngine
 from bot.delivery.outbox import Sender
 from bot.domain.outreach import CampaignError
-from bot.services import campaigns
+from bot.services import campaigns, people
 from bot.services.grid import load_grid_index
-from bot.services.outreach import OutreachService, ProgressLog, describe, format_duration
+from bot.services.outreach import OutreachService, Progress, ProgressLog, describe, format_duration
 from bot.storage.db import Database
 from bot.storage.models import utcnow
 
@@ -229,7 +229,13 @@ def _send_now(args: argparse.Namespace) -> int:
         senders, application = await _senders(settings)
         try:
             grid = await load_grid_index(database)
-            service = OutreachService(database, settings, senders, grid=lambda: grid)
+            broadcasts = BroadcastEngine(
+                database,
+                senders,
+                settings.broadcast_rate_per_second,
+                on_blocked=people.unsubscribe_unreachable,
+            )
+            service = OutreachService(database, settings, broadcasts, grid=lambda: grid)
             run_id, count = await service.start_run(request)
             print(f"run {run_id}: {request.campaign.id} to {count} recipients")
             if not senders:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ from bot.storage.db import Database
 from bot.storage.models import utcnow
 
 __all__ = [
+    "BroadcastEngine",
     "BroadcastSender",
     "Continue",
     "DrainResult",
@@ -57,6 +59,21 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+PER_CHAT_PER_SECOND = 1.0
+
+
+def concurrency_for(rate: float) -> int:
+    """Enough sends in flight to reach `rate` with ~250 ms platform latency, within reason."""
+    return max(4, min(128, math.ceil(rate / 4)))
+
+
+def flush_size_for(rate: float) -> int:
+    return max(25, min(100, int(rate // 4)))
+
+
+def batch_size_for(rate: float) -> int:
+    return max(100, min(1000, int(rate * 10)))
 
 
 class RunContent(Protocol):
@@ -312,3 +329,71 @@ def _added(progress: Progress, delta: Progress) -> Progress:
     for name in ("sent", "failed", "blocked", "skipped", "throttled", "retries"):
         setattr(total, name, getattr(progress, name) + getattr(delta, name))
     return total
+
+
+@dataclass
+class BroadcastEngine:
+    """The broadcast side of one process, built by the composition root and handed to the
+    outreach service as the thing it calls to drain a run.
+
+    It holds a limiter per channel, made on first use and shared by every run of the process
+    (the platform's limit is per bot, not per run), and tunes each run's BroadcastSender from
+    the rate. A fresh sender per drain, as `on_progress` is the caller's at the time.
+    """
+
+    database: Database
+    senders: Mapping[str, Sender]
+    rate: float  # messages per second, over all chats
+    # People who blocked us: told in the transaction that marks their deliveries `blocked`.
+    on_blocked: BlockedHook
+    clock: Clock = utcnow
+    monotonic: Monotonic = time.monotonic
+    sleep: Sleep = asyncio.sleep
+    _limiters: dict[str, RateLimiter] = field(default_factory=dict, repr=False)
+
+    def limiter_for(self, channel: str) -> RateLimiter:
+        """The channel's limiter, made on first use and shared by every run of this process."""
+        limiter = self._limiters.get(channel)
+        if limiter is None:
+            limiter = RateLimiter(
+                self.rate,
+                per_chat_per_second=PER_CHAT_PER_SECOND,
+                monotonic=self.monotonic,
+                sleep=self.sleep,
+            )
+            self._limiters[channel] = limiter
+        return limiter
+
+    def sender(self, on_progress: ProgressHook | None = None) -> BroadcastSender:
+        return BroadcastSender(
+            self.database,
+            self.senders,
+            self.limiter_for,
+            on_blocked=self.on_blocked,
+            clock=self.clock,
+            monotonic=self.monotonic,
+            sleep=self.sleep,
+            concurrency=concurrency_for(self.rate),
+            flush_size=flush_size_for(self.rate),
+            batch_size=batch_size_for(self.rate),
+            on_progress=on_progress,
+        )
+
+    async def drain(
+        self,
+        run_id: int,
+        content: RunContent,
+        *,
+        held_until: Callable[[], datetime | None] = lambda: None,
+        should_continue: Continue | None = None,
+        max_retry_wait: float = 10.0,
+        on_progress: ProgressHook | None = None,
+    ) -> DrainResult:
+        """`BroadcastSender.drain` on a sender tuned for this process (see there)."""
+        return await self.sender(on_progress).drain(
+            run_id,
+            content,
+            held_until=held_until,
+            should_continue=should_continue,
+            max_retry_wait=max_retry_wait,
+        )

@@ -4,6 +4,10 @@ One leader lease ("outreach") decides which process fires schedules and sends br
 platform's rate limit is shared by nobody else; the unique CampaignRun.fire_key guarantees a fire
 time becomes one run even if two processes ever both believed they led. A run left `preparing` or
 `running` by a process that stopped is picked up by whichever process leads next.
+
+The sending itself (rate limits, retries, concurrency) is the broadcast engine in
+`bot.delivery.broadcast`, which the composition root builds and hands in as a `Broadcaster`:
+this module knows only the shapes it reads back (`Progress`, `DrainResult`, `Recipient`).
 """
 
 from __future__ import annotations
@@ -12,21 +16,18 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 
 from bot.config import Settings
-from bot.delivery.broadcast import BroadcastSender, DrainResult, Progress, Recipient
 from bot.delivery.message import Reply
-from bot.delivery.outbox import Sender
-from bot.delivery.ratelimit import Monotonic, RateLimiter, Sleep
 from bot.domain.grid import GridIndex
 from bot.domain.outreach import Campaign, CampaignError, QuietHours
-from bot.services import campaigns, leader, people
+from bot.services import campaigns, leader
 from bot.services.campaigns import Target
 from bot.storage.db import Database
 from bot.storage.models import CampaignRun, Case, utcnow
@@ -35,18 +36,96 @@ from messages import normalize_locale
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+Monotonic = Callable[[], float]
 LEASE_NAME = "outreach"
 LEASE = timedelta(seconds=30)
-PER_CHAT_PER_SECOND = 1.0
 
 
-def concurrency_for(rate: float) -> int:
-    """Enough sends in flight to reach `rate` with ~250 ms platform latency, within reason."""
-    return max(4, min(128, math.ceil(rate / 4)))
+# -- what the service reads of the broadcast engine: shapes, not its types ----------------------
+# The engine (`bot.delivery.broadcast`) is built by the composition root and handed in as a
+# `Broadcaster`; its recipients, progress and results fit these Protocols.
 
 
-def flush_size_for(rate: float) -> int:
-    return max(25, min(100, int(rate // 4)))
+class Recipient(Protocol):
+    """One recipient as the content reads it, to render in their language (and area)."""
+
+    @property
+    def locale(self) -> str | None: ...
+
+    @property
+    def area(self) -> str | None: ...
+
+
+class Progress(Protocol):
+    """A run's progress while it is drained (read for logs and progress bars)."""
+
+    @property
+    def run_id(self) -> int: ...
+
+    @property
+    def recipients(self) -> int: ...
+
+    @property
+    def sent(self) -> int: ...
+
+    @property
+    def failed(self) -> int: ...
+
+    @property
+    def blocked(self) -> int: ...
+
+    @property
+    def skipped(self) -> int: ...
+
+    @property
+    def done(self) -> int: ...
+
+    @property
+    def remaining(self) -> int: ...
+
+    @property
+    def rate(self) -> float: ...
+
+    @property
+    def eta_seconds(self) -> float | None: ...
+
+
+class DrainResult(Protocol):
+    @property
+    def status(self) -> str: ...  # done | held | waiting | stopped | cancelled | missing
+
+    @property
+    def progress(self) -> Progress | None: ...
+
+    @property
+    def until(self) -> datetime | None: ...  # held or waiting until
+
+
+ProgressHook = Callable[[Progress], None]
+
+
+class Broadcaster(Protocol):
+    """The port the service drains a run through: the broadcast engine, rate limits and all."""
+
+    async def drain(
+        self,
+        run_id: int,
+        content: CampaignContent,
+        *,
+        held_until: Callable[[], datetime | None],
+        should_continue: Callable[[], Awaitable[bool]],
+        max_retry_wait: float,
+        on_progress: ProgressHook | None,
+    ) -> DrainResult: ...
+
+
+@dataclass(frozen=True)
+class Undrained:
+    """A run the service did not hand to the broadcaster (it is gone, or cannot be sent)."""
+
+    status: str
+    progress: Progress | None = None
+    until: datetime | None = None
 
 
 @dataclass
@@ -154,58 +233,26 @@ class OutreachService:
         self,
         database: Database,
         settings: Settings,
-        senders: Mapping[str, Sender],
+        broadcaster: Broadcaster,
         *,
         grid: Callable[[], GridIndex],
         clock: Clock = utcnow,
         monotonic: Monotonic = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
         stopping: Callable[[], bool] = lambda: False,
         holder: str | None = None,
     ) -> None:
         self.database = database
         self.settings = settings
-        self.senders = senders
+        self.broadcaster = broadcaster
         self.grid = grid
         self.clock = clock
         self.monotonic = monotonic
-        self.sleep = sleep
         self.stopping = stopping
         self.holder = holder or leader.process_identity()
         self.quiet = QuietHours.parse(settings.quiet_hours)
-        self.on_progress: Callable[[Progress], None] = ProgressLog(monotonic=monotonic)
-        self._limiters: dict[str, RateLimiter] = {}
+        self.on_progress: ProgressHook = ProgressLog(monotonic=monotonic)
         self._task: asyncio.Task[None] | None = None
         self._lease_checked = -math.inf
-
-    def limiter_for(self, channel: str) -> RateLimiter:
-        """The channel's limiter, made on first use and shared by every run of this process."""
-        limiter = self._limiters.get(channel)
-        if limiter is None:
-            limiter = RateLimiter(
-                self.settings.broadcast_rate_per_second,
-                per_chat_per_second=PER_CHAT_PER_SECOND,
-                monotonic=self.monotonic,
-                sleep=self.sleep,
-            )
-            self._limiters[channel] = limiter
-        return limiter
-
-    def broadcaster(self) -> BroadcastSender:
-        rate = self.settings.broadcast_rate_per_second
-        return BroadcastSender(
-            self.database,
-            self.senders,
-            self.limiter_for,
-            on_blocked=people.unsubscribe_unreachable,
-            clock=self.clock,
-            monotonic=self.monotonic,
-            sleep=self.sleep,
-            concurrency=concurrency_for(rate),
-            flush_size=flush_size_for(rate),
-            batch_size=max(100, min(1000, int(rate * 10))),
-            on_progress=self.on_progress,
-        )
 
     # -- leadership ----------------------------------------------------------------------------
 
@@ -273,7 +320,7 @@ class OutreachService:
         async with self.database.reader() as session:
             run = await session.get(CampaignRun, run_id)
             if run is None:
-                return DrainResult("missing")
+                return Undrained("missing")
             status, campaign_id, params = run.status, run.campaign_id, dict(run.params)
         if status == "preparing":
             await campaigns.prepare_run(
@@ -286,7 +333,7 @@ class OutreachService:
             campaign = campaigns.get_campaign(campaign_id)
         except CampaignError as exc:
             log.error("run %s cannot be sent: %s", run_id, exc)
-            return DrainResult("missing")
+            return Undrained("missing")
         content = CampaignContent(
             campaign,
             params,
@@ -295,12 +342,13 @@ class OutreachService:
             self.settings.default_locale,
             self.settings.timezone,
         )
-        result = await self.broadcaster().drain(
+        result = await self.broadcaster.drain(
             run_id,
             content,
             held_until=self.held_until,
             should_continue=self.still_leading,
             max_retry_wait=max_retry_wait,
+            on_progress=self.on_progress,
         )
         if result.status == "held" and result.until is not None:
             log.info("run %s held by quiet hours until %s", run_id, result.until.isoformat())

@@ -21,7 +21,8 @@ from bot.app import Jingtu
 from bot.channels.telegram import TelegramChannel
 from bot.cli import main as cli_main
 from bot.config import Settings
-from bot.services import campaigns
+from bot.delivery.broadcast import BroadcastEngine
+from bot.services import campaigns, people
 from bot.services.grid import load_grid_index
 from bot.services.outreach import OutreachService
 from bot.storage.db import Database
@@ -56,19 +57,27 @@ class World:
     channel: TelegramChannel
 
     def service(self, **settings: Any) -> OutreachService:
-        """A fresh process-equivalent on the virtual clock: its own limiter and leader identity."""
+        """A fresh process-equivalent on the virtual clock: its own limiter and leader identity,
+        wired as the composition root wires it (the engine built here, handed to the service)."""
         grid_settings = replace(self.settings, **settings)
-        service = OutreachService(
+        broadcasts = BroadcastEngine(
             self.database,
-            grid_settings,
             {"telegram": self.channel.sender},
-            grid=lambda: self.grid,
+            grid_settings.broadcast_rate_per_second,
+            on_blocked=people.unsubscribe_unreachable,
             clock=self.time,
             monotonic=self.time.monotonic,
             sleep=self.time.sleep,
         )
-        self.time.track(service.limiter_for("telegram"))  # requests take no virtual time
-        return service
+        self.time.track(broadcasts.limiter_for("telegram"))  # requests take no virtual time
+        return OutreachService(
+            self.database,
+            grid_settings,
+            broadcasts,
+            grid=lambda: self.grid,
+            clock=self.time,
+            monotonic=self.time.monotonic,
+        )
 
     grid: Any = None
 
@@ -145,6 +154,12 @@ async def add_subscribers(
             ],
         )
     return chats
+
+
+def engine(service: OutreachService) -> BroadcastEngine:
+    """The broadcast engine `World.service` handed to the service."""
+    assert isinstance(service.broadcaster, BroadcastEngine)
+    return service.broadcaster
 
 
 async def send_now(service: OutreachService, campaign: str = "nyang-river", **target: Any):
@@ -269,7 +284,7 @@ async def test_a_run_killed_midway_and_resumed_reaches_everyone_within_the_dupli
                 if halfway.is_set() and self.in_flight == 0:
                     quiet.set()
 
-    first.senders = {"telegram": Watching()}
+    engine(first).senders = {"telegram": Watching()}
     request = campaigns.build_request("nyang-river", params=NYANG)
     run_id, _ = await first.start_run(request)
     drain = asyncio.create_task(first.drain_run(run_id, max_retry_wait=float("inf")))
@@ -277,7 +292,7 @@ async def test_a_run_killed_midway_and_resumed_reaches_everyone_within_the_dupli
     drain.cancel()  # the process dies mid-run, with sends not yet marked in the database
     with pytest.raises(asyncio.CancelledError):
         await drain
-    bound = first.broadcaster().duplicate_bound
+    bound = engine(first).sender().duplicate_bound
 
     async with world.database.reader() as s:
         left = await s.scalar(
@@ -335,7 +350,7 @@ async def test_the_limiter_remembers_only_recent_chats_however_many_it_sent_to(w
     await add_subscribers(world.database, 300)
     service = world.service()
     await send_now(service)
-    assert service.limiter_for("telegram").tracked_chats <= 3 * 30 + 1
+    assert engine(service).limiter_for("telegram").tracked_chats <= 3 * 30 + 1
 
 
 async def deliveries(database: Database, run_id: int) -> dict[int, tuple[str, int, str]]:
@@ -369,7 +384,7 @@ async def test_a_refused_message_fails_and_a_blocked_chat_is_marked_each_with_it
 async def test_a_message_that_keeps_failing_is_given_up_after_the_last_attempt(world: World):
     (chat,) = await add_subscribers(world.database, 1)
     service = world.service()
-    attempts = service.broadcaster().max_attempts
+    attempts = engine(service).sender().max_attempts
     world.api.fail_next("sendMessage", error_code=502, times=attempts)
 
     run_id, result = await send_now(service)
@@ -502,7 +517,7 @@ async def test_a_schedule_survives_a_restart_and_fires_once_at_its_time(
 ):
     vt = VirtualTime(MORNING)
     settings = replace(Settings(), database_url=sample_database_url)
-    app = Jingtu(settings, clock=vt)
+    app = Jingtu(settings, clock=vt, monotonic=vt.monotonic, sleep=vt.sleep)
     app.attach_console()
     await app.start(background=False)
     await add_subscribers(app.database, 2, channel="console", first_chat=9000)
@@ -514,15 +529,16 @@ async def test_a_schedule_survives_a_restart_and_fires_once_at_its_time(
     await app.stop()
 
     vt.advance(days=6, hours=22, minutes=59)  # Monday 08:59 local, a week later
-    # Jingtu takes only the wall clock: the run's two sends are paced in real time (1/30 s).
-    app = Jingtu(settings, clock=vt)
+    app = Jingtu(settings, clock=vt, monotonic=vt.monotonic, sleep=vt.sleep)  # all virtual
     console = app.attach_console()
+    vt.track(app.broadcasts.limiter_for("console"))  # sends take no virtual time
     await app.start(background=False)
     try:
         assert await app.outreach.run_once() == {}
         vt.advance(minutes=1, seconds=5)
         results = await app.outreach.run_once()
         assert [r.status for r in results.values()] == ["done"]
+        assert vt.slept > 0, vt.slept  # the two sends were paced on the virtual clock
         assert await app.outreach.run_once() == {}  # fired once, not again
         for chat in ("9000", "9001"):
             assert "Nyang" in console.sender.screens[chat].replies[-1].text or (

@@ -4,8 +4,11 @@ Production code takes its clocks and its sleep as constructor arguments (`clock`
 `sleep`); tests and `bench/broadcast.py` pass this object's instead::
 
     vt = VirtualTime()
-    service = OutreachService(..., clock=vt, monotonic=vt.monotonic, sleep=vt.sleep)
-    vt.track(service.limiter_for("telegram"))
+    broadcasts = BroadcastEngine(..., clock=vt, monotonic=vt.monotonic, sleep=vt.sleep)
+    vt.track(broadcasts.limiter_for("telegram"))
+    service = OutreachService(..., broadcasts, clock=vt, monotonic=vt.monotonic)
+
+or the whole app: ``Jingtu(settings, clock=vt, monotonic=vt.monotonic, sleep=vt.sleep)``.
 """
 
 from __future__ import annotations
