@@ -205,24 +205,50 @@ class CaseRules:
         to = next_status(state.status, action)
         return replace(state, status=to, **changes), to
 
-    def acknowledge(self, state: CaseState, *, acting_cell: str, now: datetime) -> Decision:
-        after, to = self._transition(
-            state, Action.ACKNOWLEDGE, acknowledged_at=now, ack_due_at=None
+    @staticmethod
+    def _in_place(
+        kind: str,
+        state: CaseState,
+        to: Status | None,
+        *,
+        note: str = "",
+        data: Mapping[str, Any] | None = None,
+        audience: Audience = Audience.REPORTERS,
+    ) -> Event:
+        """An event that leaves the case in its cell (all but transfer and escalation)."""
+        return Event(
+            kind,
+            state.status,
+            to,
+            state.cell_code,
+            state.cell_code,
+            note=note,
+            data=data or {},
+            audiences=frozenset({audience}),
         )
-        return Decision(
+
+    def _step_in_place(
+        self,
+        state: CaseState,
+        action: Action,
+        *,
+        note: str = "",
+        data: Mapping[str, Any] | None = None,
+        audience: Audience = Audience.REPORTERS,
+        **changes: Any,
+    ) -> Decision:
+        """One transition that leaves the case in its cell, recorded as one event."""
+        after, to = self._transition(state, action, **changes)
+        event = self._in_place(action.value, state, to, note=note, data=data, audience=audience)
+        return Decision(state, after, (event,))
+
+    def acknowledge(self, state: CaseState, *, acting_cell: str, now: datetime) -> Decision:
+        return self._step_in_place(
             state,
-            after,
-            (
-                Event(
-                    Action.ACKNOWLEDGE.value,
-                    state.status,
-                    to,
-                    state.cell_code,
-                    state.cell_code,
-                    data={"cell": acting_cell},
-                    audiences=frozenset({Audience.REPORTERS}),
-                ),
-            ),
+            Action.ACKNOWLEDGE,
+            data={"cell": acting_cell},
+            acknowledged_at=now,
+            ack_due_at=None,
         )
 
     def ask(self, state: CaseState, *, acting_cell: str, question: str, asker: int) -> Decision:
@@ -292,75 +318,39 @@ class CaseRules:
         )
 
     def resolve(self, state: CaseState, *, acting_cell: str, note: str, now: datetime) -> Decision:
-        after, to = self._transition(
+        return self._step_in_place(
             state,
             Action.RESOLVE,
+            note=note,
+            data={"cell": acting_cell},
             resolved_at=now,
             ack_due_at=None,
             resolve_due_at=None,
             follow_up_at=self.policy.follow_up_at(now),
         )
-        return Decision(
-            state,
-            after,
-            (
-                Event(
-                    Action.RESOLVE.value,
-                    state.status,
-                    to,
-                    state.cell_code,
-                    state.cell_code,
-                    note=note,
-                    data={"cell": acting_cell},
-                    audiences=frozenset({Audience.REPORTERS}),
-                ),
-            ),
-        )
 
     def reject(self, state: CaseState, *, acting_cell: str, reason: str, now: datetime) -> Decision:
-        after, to = self._transition(
-            state, Action.REJECT, ack_due_at=None, resolve_due_at=None, closed_at=now
-        )
-        return Decision(
+        return self._step_in_place(
             state,
-            after,
-            (
-                Event(
-                    Action.REJECT.value,
-                    state.status,
-                    to,
-                    state.cell_code,
-                    state.cell_code,
-                    note=reason,
-                    data={"cell": acting_cell},
-                    audiences=frozenset({Audience.REPORTERS}),
-                ),
-            ),
+            Action.REJECT,
+            note=reason,
+            data={"cell": acting_cell},
+            ack_due_at=None,
+            resolve_due_at=None,
+            closed_at=now,
         )
 
     def merge(self, state: CaseState, *, into_number: str, reason: str, now: datetime) -> Decision:
         """A duplicate: closed as merged; its reporters join the case it duplicates."""
-        after, to = self._transition(
-            state, Action.MERGE, ack_due_at=None, resolve_due_at=None, closed_at=now
-        )
-        return Decision(
+        return self._step_in_place(
             state,
-            after,
-            (
-                Event(
-                    Action.MERGE.value,
-                    state.status,
-                    to,
-                    state.cell_code,
-                    state.cell_code,
-                    note=reason,
-                    data={"merged_into": into_number},
-                    audiences=frozenset({Audience.REPORTERS}),
-                ),
-            ),
+            Action.MERGE,
+            note=reason,
+            data={"merged_into": into_number},
+            ack_due_at=None,
+            resolve_due_at=None,
+            closed_at=now,
         )
-
-    # --- escalation ---------------------------------------------------------------------------
 
     def late_reason(self, state: CaseState, now: datetime) -> Reason | None:
         """Why an open case is late now, or None: acknowledgement first, then resolution."""
@@ -478,51 +468,29 @@ class CaseRules:
     def answer_follow_up(self, state: CaseState, *, fixed: bool, now: datetime) -> Decision:
         """Fixed: the case closes. Not fixed: it reopens and climbs a level (`escalate`)."""
         if fixed:
-            after, to = self._transition(
-                state, Action.CLOSE, follow_up_answer_due_at=None, closed_at=now
-            )
-            close = Event(
-                Action.CLOSE.value,
-                state.status,
-                to,
-                state.cell_code,
-                state.cell_code,
+            return self._step_in_place(
+                state,
+                Action.CLOSE,
                 data={"fixed": True},
-                audiences=frozenset({Audience.OTHER_REPORTERS}),
+                audience=Audience.OTHER_REPORTERS,
+                follow_up_answer_due_at=None,
+                closed_at=now,
             )
-            return Decision(state, after, (close,))
         reopened, to = self._transition(
             state, Action.REOPEN, follow_up_answer_due_at=None, resolved_at=None, follow_up_at=None
         )
-        reopen = Event(
+        reopen = self._in_place(
             Action.REOPEN.value,
-            state.status,
+            state,
             to,
-            state.cell_code,
-            state.cell_code,
             data={"fixed": False},
-            audiences=frozenset({Audience.OTHER_REPORTERS}),
+            audience=Audience.OTHER_REPORTERS,
         )
         climbed = self.escalate(reopened, Reason.REOPENED, now=now)
         return Decision(state, climbed.state, (reopen, *climbed.events))
 
     def close_unanswered(self, state: CaseState, *, now: datetime) -> Decision:
         """Nobody answered the follow-up in time: the case closes as resolved."""
-        after, to = self._transition(
-            state, Action.CLOSE, follow_up_answer_due_at=None, closed_at=now
-        )
-        return Decision(
-            state,
-            after,
-            (
-                Event(
-                    Action.CLOSE.value,
-                    state.status,
-                    to,
-                    state.cell_code,
-                    state.cell_code,
-                    data={"fixed": None},
-                    audiences=frozenset({Audience.REPORTERS}),
-                ),
-            ),
+        return self._step_in_place(
+            state, Action.CLOSE, data={"fixed": None}, follow_up_answer_due_at=None, closed_at=now
         )

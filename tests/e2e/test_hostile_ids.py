@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -34,10 +33,14 @@ from bot.storage.models import OutboxMessage, Person, ProcessedUpdate
 from tests.fakes.telegram_api import FakeBotApi
 from tests.fakes.wechat_server import FakeWeChat, to_xml
 from tests.support.clock import FakeClock
-from tests.support.telegram_driver import TelegramDriver, telegram_driver, telegram_settings
+from tests.support.telegram_driver import (
+    SECRET,
+    TelegramDriver,
+    telegram_driver,
+    webhook_app,
+)
 from tests.support.wechat_driver import wechat_driver
 
-SECRET = "s3cret-webhook-token_0123456789"
 LONG_DIGITS = "9" * 65
 # What a forged update may carry where Telegram puts an integer id.
 HOSTILE_IDS: list[Any] = [
@@ -53,16 +56,6 @@ HOSTILE_IDS: list[Any] = [
     1.5,
 ]
 GOOD_USER = 7_000_001
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def settings(sample_database_url: str) -> Settings:
-    return replace(Settings(), database_url=sample_database_url)
 
 
 def text_update(
@@ -197,16 +190,7 @@ def test_a_refused_polled_update_is_emptied_so_ptb_confirms_it_or_left_out_if_it
 @pytest.fixture
 async def webhook(settings: Settings, clock: FakeClock) -> AsyncIterator[tuple[FakeBotApi, Jingtu]]:
     async with FakeBotApi() as api:
-        hooked = replace(
-            telegram_settings(settings, api),
-            telegram_mode="webhook",
-            telegram_webhook_secret=SECRET,
-            telegram_webhook_url="https://jingtu.example.org/telegram/webhook",
-            web_port=0,
-        )
-        app = Jingtu(hooked, clock=clock)
-        app.attach_telegram()
-        await app.start(web_server=True, background=False)
+        app = await webhook_app(settings, api, clock)
         try:
             yield api, app
         finally:

@@ -8,35 +8,18 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot.app import Jingtu
 from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH, split_text
 from bot.config import Settings
 from bot.storage.models import OutboxMessage, ProcessedUpdate
 from tests.fakes.telegram_api import FakeBotApi
 from tests.support.clock import FakeClock
-from tests.support.handled import HandledCounter, handled
-from tests.support.telegram_driver import telegram_driver, telegram_settings
-
-SECRET = "s3cret-webhook-token_0123456789"
+from tests.support.handled import handled
+from tests.support.telegram_driver import SECRET, telegram_driver, webhook_app
 
 
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
-
-
-async def webhook_app(settings: Settings, api: FakeBotApi, clock: FakeClock) -> Jingtu:
-    hooked = replace(
-        telegram_settings(settings, api),
-        telegram_mode="webhook",
-        telegram_webhook_secret=SECRET,
-        telegram_webhook_url="https://jingtu.example.org/telegram/webhook",
-        web_port=0,
-    )
-    app = Jingtu(hooked, clock=clock, on_handled=HandledCounter())
-    app.attach_telegram()
-    await app.start(web_server=True, background=False)
-    return app
 
 
 async def test_webhook_mode_registers_the_secret_and_accepts_only_requests_bearing_it(

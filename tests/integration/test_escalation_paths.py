@@ -9,9 +9,8 @@ set aside.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -22,7 +21,6 @@ from bot.delivery.outbox import add_to_outbox
 from bot.domain.decisions import CaseRules
 from bot.domain.grid import GridIndex
 from bot.services import case_actions
-from bot.services.grid import load_grid_index
 from bot.services.policy import deadline_policy
 from bot.services.sweep import DeadlineSweep
 from bot.storage.db import Database
@@ -35,9 +33,9 @@ from bot.storage.models import (
     Supervisor,
     SupervisorCell,
 )
+from tests.integration.test_sweep import NOW, TOWNSHIP, VILLAGE
 
-NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
-VILLAGE, TOWNSHIP, COUNTY, CITY = "540202006005", "540202006", "540202", "540200"
+COUNTY, CITY = "540202", "540200"
 STATE_COLUMNS = (
     "status",
     "cell_code",
@@ -76,17 +74,13 @@ SCENARIOS = [
 
 
 @pytest.fixture
-async def database(sample_database_url: str) -> AsyncIterator[Database]:
-    db = Database.from_url(sample_database_url)
-    try:
-        yield db
-    finally:
-        await db.dispose()
+def database(sample_database: Database) -> Database:
+    return sample_database
 
 
 @pytest.fixture
-async def grid(database: Database) -> GridIndex:
-    grid = await load_grid_index(database)
+async def staffed_grid(database: Database, sample_grid: GridIndex) -> GridIndex:
+    grid = sample_grid
     async with database.transaction() as s:
         # A supervisor with a chat at every level, so every level's notices are written.
         for i, cell in enumerate((VILLAGE, TOWNSHIP, COUNTY, CITY)):
@@ -161,8 +155,9 @@ async def outcome(database: Database, case_id: int, number: str) -> dict[str, An
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
 async def test_a_late_case_climbs_alike_through_the_per_case_path_and_the_sweep(
-    database: Database, grid: GridIndex, scenario: Scenario
+    database: Database, staffed_grid: GridIndex, scenario: Scenario
 ):
+    grid = staffed_grid
     settings = Settings()
     policy = deadline_policy(settings)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -13,7 +12,6 @@ from sqlalchemy import func, select, update
 from bot.config import Settings
 from bot.domain.cases import replay
 from bot.domain.grid import GridIndex
-from bot.services.grid import load_grid_index
 from bot.services.sweep import DeadlineSweep
 from bot.storage.db import Database
 from bot.storage.models import (
@@ -36,17 +34,13 @@ class Crash(Exception):
 
 
 @pytest.fixture
-async def database(sample_database_url: str) -> AsyncIterator[Database]:
-    db = Database.from_url(sample_database_url)
-    try:
-        yield db
-    finally:
-        await db.dispose()
+def database(sample_database: Database) -> Database:
+    return sample_database
 
 
 @pytest.fixture
-async def grid(database: Database) -> GridIndex:
-    return await load_grid_index(database)
+def grid(sample_grid: GridIndex) -> GridIndex:
+    return sample_grid
 
 
 async def seed_late_cases(database: Database, count: int) -> None:

@@ -134,3 +134,20 @@ async def telegram_driver(settings: Settings, clock: FakeClock) -> AsyncIterator
             yield driver
         finally:
             await driver.app.stop()
+
+
+SECRET = "s3cret-webhook-token_0123456789"
+
+
+async def webhook_app(settings: Settings, api: FakeBotApi, clock: FakeClock) -> Jingtu:
+    hooked = replace(
+        telegram_settings(settings, api),
+        telegram_mode="webhook",
+        telegram_webhook_secret=SECRET,
+        telegram_webhook_url="https://jingtu.example.org/telegram/webhook",
+        web_port=0,
+    )
+    app = Jingtu(hooked, clock=clock, on_handled=HandledCounter())
+    app.attach_telegram()
+    await app.start(web_server=True, background=False)
+    return app
