@@ -207,19 +207,18 @@ async def submit_report(turn: Turn, draft: ReportDraft) -> SubmitResult:
     )
     for photo in draft.photos[:MAX_PHOTOS]:
         session.add(CasePhoto(case_id=case.id, kind="report", channel=turn.channel, file_ref=photo))
-    actors = {"created": ("resident", turn.person.id)}
+    # The resident files the report; the system assigns it.
+    created, assigned = decision.events
     session.add_all(
         [
             CaseEvent(
                 **event_row(
-                    case.id,
-                    event,
-                    actor_kind=actors.get(event.kind, ("system", None))[0],
-                    actor_id=actors.get(event.kind, ("system", None))[1],
-                    now=turn.now,
+                    case.id, created, actor_kind="resident", actor_id=turn.person.id, now=turn.now
                 )
-            )
-            for event in decision.events
+            ),
+            CaseEvent(
+                **event_row(case.id, assigned, actor_kind="system", actor_id=None, now=turn.now)
+            ),
         ]
     )
     await session.flush()
