@@ -109,6 +109,14 @@ class Settings:
                 "TELEGRAM_WEBHOOK_SECRET: required when TELEGRAM_MODE=webhook "
                 "(Telegram echoes it in X-Telegram-Bot-Api-Secret-Token)"
             )
+        if self.telegram_webhook_secret and not WEBHOOK_SECRET_RE.fullmatch(
+            self.telegram_webhook_secret
+        ):
+            raise ConfigError(
+                "TELEGRAM_WEBHOOK_SECRET: must be 16 to 256 characters of A-Z, a-z, 0-9, _ "
+                "and - (Telegram's alphabet); make one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
         limit = PAID_BROADCAST_LIMIT if self.paid_broadcast else FREE_BROADCAST_LIMIT
         if self.broadcast_rate_per_second > limit:
             raise ConfigError(
@@ -137,6 +145,9 @@ FREE_BROADCAST_LIMIT = 30
 PAID_BROADCAST_LIMIT = 1000
 _TOKEN_RE = re.compile(r"\d{3,}:[A-Za-z0-9_-]{20,}")
 _AES_KEY_RE = re.compile(r"[A-Za-z0-9+/]{43}")
+# Telegram allows 1-256 characters of A-Z, a-z, 0-9, _ and - in a webhook's secret_token; fewer
+# than 16 could be guessed by trying, so Jingtu asks for at least 16.
+WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{16,256}")
 _SECRETS = {
     "telegram_bot_token",
     "telegram_proxy_url",  # may carry a password

@@ -5,8 +5,8 @@ PostgreSQL), so each channel checks them before it builds an `Inbound`: an id mu
 or a ``str`` (``bool`` is not an int here), and rendered as a string it must be 1–64 printable
 ASCII characters, no spaces. Each channel adds its platform's own shape:
 
-* Telegram: user, chat and update ids are decimal integers, possibly negative
-  (`telegram_id`); photo references are file ids, ``[A-Za-z0-9_-]`` (`telegram_file_id`).
+* Telegram: user, chat and update ids are decimal integers, possibly negative, within a signed
+  64-bit integer, as the Bot API promises (`telegram_id`); photo references are file ids, ``[A-Za-z0-9_-]`` (`telegram_file_id`).
 * WeChat: OpenIDs are ``[A-Za-z0-9_-]{1,64}`` (`wechat_openid`), ``MsgId`` and ``CreateTime``
   are decimal (`decimal_id`), event keys are plain ids (`external_id`).
 * Console: ids are plain ids (`external_id`).
@@ -30,7 +30,8 @@ MAX_FILE_ID_CHARS: Final = 256
 SHOWN_CHARS: Final = 16
 
 _PLAIN_RE = re.compile(r"[\x21-\x7e]{1,64}")  # printable ASCII, no space
-_TELEGRAM_ID_RE = re.compile(r"-?[0-9]{1,63}")
+_TELEGRAM_ID_RE = re.compile(r"-?[0-9]{1,19}")
+_INT64: Final = 2**63
 _DECIMAL_RE = re.compile(r"[0-9]{1,64}")
 _OPENID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _FILE_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
@@ -78,8 +79,13 @@ def external_id(value: object, what: str = "id") -> str:
 
 
 def telegram_id(value: object, what: str = "id") -> str:
-    """A Telegram user, chat or update id: a decimal integer, possibly negative."""
-    return _matching(value, _TELEGRAM_ID_RE, what, "a decimal integer of at most 63 digits")
+    """A Telegram user, chat or update id: a decimal integer within a signed 64-bit integer
+    (the Bot API says user and chat ids have at most 52 significant bits)."""
+    shape = "a decimal integer within a signed 64-bit integer"
+    text = _matching(value, _TELEGRAM_ID_RE, what, shape)
+    if not -_INT64 < int(text) < _INT64:
+        raise BadId(f"{what} is {describe(text)}, not {shape}")
+    return text
 
 
 def decimal_id(value: object, what: str = "id") -> str:

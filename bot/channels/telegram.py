@@ -22,6 +22,7 @@ warning) any reference that is not a strict file_id; the text still goes out.
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -43,6 +44,14 @@ from telegram import (
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
+from bot.channels.door import (
+    MAX_UPDATE_BYTES,
+    RefusalThrottle,
+    TooLarge,
+    read_limited,
+    shut_out,
+    source_of,
+)
 from bot.channels.inbound_ids import (
     BadId,
     describe,
@@ -52,7 +61,7 @@ from bot.channels.inbound_ids import (
 )
 from bot.channels.lanes import ChatLanes
 from bot.channels.telegram_http import AiohttpRequest, environment_proxy
-from bot.config import Settings
+from bot.config import WEBHOOK_SECRET_RE, Settings
 from bot.delivery.outbox import PermanentFailure, RetryLater
 from handlers.contract import Inbound, Location, Reply
 from messages import LOCALES, text
@@ -88,6 +97,8 @@ Process = Callable[[Inbound], Awaitable[Any]]
 UPDATE_KINDS = ("message", "edited_message", "callback_query")
 MAX_LANGUAGE_CODE = 35
 MAX_UPDATE_ID = 2**63
+# Message ids and Unix dates are integers that JSON carries exactly (below 2^53).
+MAX_JSON_INTEGER = 2**53
 
 
 class RefusedUpdate(BadId):
@@ -106,7 +117,15 @@ def _optional_text(container: Mapping[str, Any], key: str, what: str) -> None:
         raise RefusedUpdate(f"{what}.{key} is {describe(value)}, not a string")
 
 
+def _whole_number(container: Mapping[str, Any], key: str, what: str) -> None:
+    value = container.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < MAX_JSON_INTEGER:
+        raise RefusedUpdate(f"{what}.{key} is {describe(value)}, not an integer in 0..2^53-1")
+
+
 def _screen_message(message: Mapping[str, Any], what: str) -> None:
+    _whole_number(message, "message_id", what)
+    _whole_number(message, "date", what)
     telegram_id(_object(message.get("chat"), f"{what}.chat").get("id"), f"{what}.chat.id")
     if "from" in message:
         telegram_id(_object(message["from"], f"{what}.from").get("id"), f"{what}.from.id")
@@ -393,6 +412,7 @@ class TelegramChannel:
         self.application.add_error_handler(self._on_error)
         self.sender = TelegramSender(self.application)
         self.lanes = ChatLanes(concurrency=CONNECTIONS)
+        self.refusals = RefusalThrottle()
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         # PTB hands updates over one at a time, in order; the lanes run different chats'
@@ -466,15 +486,20 @@ class TelegramChannel:
 
     async def webhook(self, request: web.Request) -> web.Response:
         """POST /telegram/webhook: only Telegram knows the secret it echoes in the header."""
-        given = request.headers.get(SECRET_HEADER, "")
-        expected = self.settings.telegram_webhook_secret
-        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        source = source_of(request)
+        wait = self.refusals.retry_after(source)
+        if wait is not None:
+            return shut_out(wait)
+        if not self._bears_secret(request.headers.get(SECRET_HEADER, "")):
+            self.refusals.refused(source)
             return web.Response(status=401, text="unauthorized")
-        if request.content_length is not None and request.content_length > 1_000_000:
+        try:
+            raw = await read_limited(request, MAX_UPDATE_BYTES)
+        except TooLarge:
             return web.Response(status=413, text="too large")
         try:
-            body = await request.json()
-        except ValueError:
+            body = json.loads(raw)
+        except ValueError:  # UnicodeDecodeError included
             return web.Response(status=400, text="not an update")
         if not isinstance(body, dict):
             return web.Response(status=400, text="not an update")
@@ -491,6 +516,14 @@ class TelegramChannel:
             return web.Response(text="ok")
         await self.application.process_update(update)
         return web.Response(text="ok")
+
+    def _bears_secret(self, given: str) -> bool:
+        """The header is the configured secret. A header of other characters (aiohttp hands
+        non-UTF-8 bytes over as surrogates) is refused before it is compared or encoded."""
+        expected = self.settings.telegram_webhook_secret
+        if not expected or not WEBHOOK_SECRET_RE.fullmatch(given):
+            return False
+        return hmac.compare_digest(given.encode("ascii"), expected.encode("ascii"))
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post(WEBHOOK_PATH, self.webhook)

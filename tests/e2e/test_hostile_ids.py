@@ -127,7 +127,11 @@ def test_the_id_rule_accepts_what_platforms_send_and_nothing_else():
     assert telegram_id(123456789) == "123456789"
     assert telegram_id(-1001234567890) == "-1001234567890"
     assert telegram_id("42") == "42"
-    assert telegram_id(10**63 - 1) == "9" * 63
+    assert telegram_id(2**63 - 1) == str(2**63 - 1)
+    assert telegram_id(-(2**63) + 1) == str(-(2**63) + 1)
+    for beyond in (2**63, -(2**63), 10**63 - 1, "9" * 20):  # past a signed 64-bit integer
+        with pytest.raises(BadId):
+            telegram_id(beyond)
     assert wechat_openid("oJingtu_alice-1") == "oJingtu_alice-1"
     assert wechat_openid("o" * 64) == "o" * 64
     assert decimal_id("24000000000000001") == "24000000000000001"

@@ -1,0 +1,225 @@
+"""The Telegram webhook holds against hostile requests: bad secrets, odd bytes, endless bodies,
+floods of refusals and fuzzed updates get a 4xx or a quiet 200, never a 5xx or a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from bot.app import Jingtu
+from bot.channels.door import REFUSALS_PER_WINDOW
+from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH
+from bot.config import Settings
+from bot.storage.models import Person, ProcessedUpdate
+from tests.fakes.telegram_api import FakeBotApi
+from tests.support.clock import FakeClock
+from tests.support.telegram_driver import SECRET, webhook_app
+
+# The door is the same whatever the database behind it; test_hostile_ids covers both databases.
+SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+async def hook(settings: Settings, clock: FakeClock) -> AsyncIterator[tuple[Jingtu, str]]:
+    async with FakeBotApi() as api:
+        app = await webhook_app(settings, api, clock)
+        try:
+            yield app, f"http://127.0.0.1:{app.web_port}{WEBHOOK_PATH}"
+        finally:
+            await app.stop()
+
+
+async def raw_post(port: int, head: bytes, body: bytes) -> int:
+    """Send a request byte for byte (headers aiohttp's client would not send); the status."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(head + body)
+        await writer.drain()
+        status_line = await reader.readline()
+        return int(status_line.split()[1])
+    finally:
+        writer.close()
+
+
+async def count(app: Jingtu, model: Any) -> int:
+    async with app.database.reader() as s:
+        return int(await s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+@SQLITE
+async def test_a_secret_header_of_non_utf8_bytes_is_refused_with_401(hook, caplog):
+    app, _ = hook
+    caplog.set_level(logging.WARNING)
+    body = b'{"update_id": 1}'
+    head = (
+        (
+            f"POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n"
+        ).encode()
+        + SECRET_HEADER.encode()
+        + b": \xff\xfe"
+        + SECRET.encode()[2:]
+        + b"\r\n\r\n"
+    )
+    assert await raw_post(app.web_port, head, body) == 401
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@SQLITE
+async def test_a_chunked_body_over_the_limit_is_refused_without_content_length(hook):
+    app, url = hook
+
+    async def endless() -> AsyncIterator[bytes]:
+        yield b'{"update_id": 1, "message": {"text": "'
+        for _ in range(40):
+            yield b"x" * 64 * 1024
+        yield b'"}}'
+
+    headers = {SECRET_HEADER: SECRET}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(url, data=endless(), headers=headers) as response,
+    ):
+        assert response.status == 413
+    assert await count(app, ProcessedUpdate) == 0
+
+
+@SQLITE
+async def test_a_source_refused_too_often_is_shut_out_for_the_window(hook):
+    _, url = hook
+    statuses = []
+    async with aiohttp.ClientSession() as http:
+        for _ in range(REFUSALS_PER_WINDOW + 5):
+            async with http.post(url, json={}, headers={SECRET_HEADER: "x" * 20}) as response:
+                statuses.append(response.status)
+                retry_after = response.headers.get("Retry-After")
+        assert statuses[:REFUSALS_PER_WINDOW] == [401] * REFUSALS_PER_WINDOW
+        assert set(statuses[REFUSALS_PER_WINDOW:]) == {429}
+        assert retry_after is not None and 0 < int(retry_after) <= 60
+
+
+# --------------------------------------------------------------------------- fuzzing
+
+# Anything JSON can carry, in shapes a forger would try: Tibetan and right-to-left text, huge and
+# negative numbers, objects and arrays where ids go.
+TEXTS = st.sampled_from(
+    ["", "བཀྲ་ཤིས་བདེ་ལེགས།", "مرحبا بالعالم", "\u202eevil", "/report", "0" * 70, "\x00"]
+) | st.text(max_size=40)
+SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | TEXTS
+JUNK = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXTS, inner, max_size=3),
+    max_leaves=8,
+)
+ID_PATHS = [
+    ("update_id",),
+    ("message", "chat", "id"),
+    ("message", "from", "id"),
+    ("message", "message_id"),
+    ("message", "date"),
+    ("message", "chat"),
+    ("message", "from"),
+    ("message",),
+]
+OTHER_PATHS = [
+    ("message", "text"),
+    ("message", "photo"),
+    ("message", "location"),
+    ("message", "entities"),
+    ("message", "reply_to_message"),
+    ("message", "chat", "type"),
+    ("message", "from", "language_code"),
+    ("message", "from", "first_name"),
+]
+
+
+def valid_update(update_id: int, user_id: int) -> dict[str, Any]:
+    chat = {"id": user_id, "type": "private", "first_name": "F"}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": 1_700_000_000,
+            "from": {"id": user_id, "is_bot": False, "first_name": "F"},
+            "chat": chat,
+            "text": "/help",
+        },
+    }
+
+
+def put(update: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    target = update
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+
+
+HOSTILE_IDS = (
+    st.integers(min_value=2**63)
+    | st.integers(max_value=-(2**63))
+    | st.floats()
+    | st.booleans()
+    | st.none()
+    | st.text(max_size=80).filter(lambda s: not s.lstrip("-").isascii() or not s.isdigit())
+    | st.lists(st.integers(), max_size=2)
+    | st.dictionaries(TEXTS, SCALARS, max_size=2)
+)
+
+
+@st.composite
+def forged_updates(draw: st.DrawFn) -> tuple[dict[str, Any], bool]:
+    """An update with junk in some fields; True when an id was forged (it must write nothing)."""
+    update = valid_update(draw(st.integers(1, 2**31)), draw(st.integers(10**6, 10**7)))
+    forged_id = draw(st.booleans())
+    if forged_id:
+        put(update, draw(st.sampled_from(ID_PATHS)), draw(HOSTILE_IDS))
+    for path in draw(st.lists(st.sampled_from(OTHER_PATHS), max_size=3, unique=True)):
+        junk = draw(JUNK)
+        # A part of the path may have been replaced by junk already: then there is nothing to put.
+        with contextlib.suppress(KeyError, TypeError):
+            put(update, path, junk)
+    return update, forged_id
+
+
+# 300 keep the suite quick; JINGTU_FUZZ_EXAMPLES=10000 for a long run.
+FUZZ_EXAMPLES = int(os.environ.get("JINGTU_FUZZ_EXAMPLES", "300"))
+
+
+@SQLITE
+@settings(
+    max_examples=FUZZ_EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(case=forged_updates(), raw_junk=st.binary(max_size=64))
+async def test_fuzzed_updates_get_no_5xx_and_forged_ids_write_nothing(hook, case, raw_junk, caplog):
+    app, url = hook
+    update, forged_id = case
+    assert app.telegram is not None
+    await app.telegram.lanes.drain()
+    before = await count(app, Person), await count(app, ProcessedUpdate)
+    async with aiohttp.ClientSession() as http:
+        body = json.dumps(update).encode()
+        async with http.post(url, data=body, headers={SECRET_HEADER: SECRET}) as response:
+            assert response.status < 500, (update, await response.text())
+        async with http.post(url, data=raw_junk, headers={SECRET_HEADER: SECRET}) as response:
+            assert response.status in (200, 400)
+    assert app.telegram is not None
+    await app.telegram.lanes.drain()  # what the valid updates started has finished
+    await app.dispatcher.drain_until_empty()
+    if forged_id:
+        assert (await count(app, Person), await count(app, ProcessedUpdate)) == before
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, [r.getMessage() for r in errors]
