@@ -31,8 +31,9 @@ class ChatLanes:
     def pending(self) -> int:
         return len(self._pending)
 
-    async def submit(self, key: Hashable, job: Job) -> None:
-        """Queue `job` behind the earlier jobs of `key`; returns once it is queued."""
+    async def submit(self, key: Hashable, job: Job) -> asyncio.Task[None]:
+        """Queue `job` behind the earlier jobs of `key`; returns once it is queued, with the
+        task that runs it (awaiting that task waits for the job, and never raises its error)."""
         while len(self._pending) >= self.max_pending:
             self._room.clear()
             await self._room.wait()
@@ -41,6 +42,7 @@ class ChatLanes:
         self._tails[key] = task
         self._pending.add(task)
         task.add_done_callback(self._finished)
+        return task
 
     async def _run(self, key: Hashable, previous: asyncio.Task[None] | None, job: Job) -> None:
         try:

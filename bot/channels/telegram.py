@@ -21,6 +21,7 @@ warning) any reference that is not a strict file_id; the text still goes out.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -43,6 +44,7 @@ from telegram import (
 )
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.request import BaseRequest, RequestData
 
 from bot.channels.door import (
     MAX_UPDATE_BYTES,
@@ -370,11 +372,43 @@ def screened_updates(result: list[Any]) -> list[Any]:
 
 
 class _ScreenedUpdatesRequest(AiohttpRequest):
-    """The getUpdates connection: refused updates are taken out before PTB parses the answer.
+    """The getUpdates connection: refused updates are taken out before PTB parses the answer,
+    and no update is confirmed before it is stored.
 
     `parse_json_payload` is PTB's documented hook for reading Bot API answers; this request
-    object serves getUpdates only.
+    object serves getUpdates only. Each getUpdates call confirms, by its offset, every update
+    fetched before it, and Telegram then forgets them; so each call first waits for
+    `before_fetch`, which returns once those updates have been handled (their effects and their
+    ids committed). A crash between two calls loses nothing: Telegram sends again what was not
+    confirmed, and the stored ids make the repeats do nothing.
     """
+
+    def __init__(
+        self, *, before_fetch: Callable[[], Awaitable[None]], connections: int, proxy: str | None
+    ) -> None:
+        super().__init__(connections=connections, proxy=proxy)
+        self.before_fetch = before_fetch
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        await self.before_fetch()
+        return await super().do_request(
+            url,
+            method,
+            request_data,
+            read_timeout=read_timeout,
+            write_timeout=write_timeout,
+            connect_timeout=connect_timeout,
+            pool_timeout=pool_timeout,
+        )
 
     @staticmethod
     def parse_json_payload(payload: bytes) -> dict[str, Any]:
@@ -401,9 +435,12 @@ class TelegramChannel:
         # for a connection rather than failing. They go through aiohttp's client rather than
         # PTB's default httpx stack, which costs about twice the CPU per call (telegram_http.py).
         proxy = settings.telegram_proxy_url or environment_proxy(settings.telegram_base_url)
+        fetcher = _ScreenedUpdatesRequest(
+            before_fetch=self._fetched_updates_stored, connections=1, proxy=proxy
+        )
         builder = builder.request(
             AiohttpRequest(connections=CONNECTIONS, pool_timeout=POOL_WAIT_SECONDS, proxy=proxy)
-        ).get_updates_request(_ScreenedUpdatesRequest(connections=1, proxy=proxy))
+        ).get_updates_request(fetcher)
         if settings.telegram_mode == "webhook":
             builder = builder.updater(None)  # updates arrive through our own web server
         self.application: Application = builder.build()
@@ -415,17 +452,27 @@ class TelegramChannel:
         self.refusals = RefusalThrottle()
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        # PTB hands updates over one at a time, in order; the lanes run different chats'
-        # updates concurrently and each chat's in that order.
+        # PTB hands polled updates over one at a time, in order; the lanes run different
+        # chats' updates concurrently and each chat's in that order.
+        await self._admit(update)
+
+    async def _admit(self, update: Update) -> asyncio.Task[None] | None:
+        """Queue an update in its chat's lane; the task that handles it, if any."""
         try:
             inbound = parse_update(update)
         except BadId as exc:
             log.warning("refused a Telegram update: %s", exc)
-            return  # refused at the door: not even a pressed button is answered
+            return None  # refused at the door: not even a pressed button is answered
         if inbound is not None:
-            await self.lanes.submit(inbound.chat_id, lambda: self._handle(update, inbound))
-        elif update.callback_query is not None:
+            return await self.lanes.submit(inbound.chat_id, lambda: self._handle(update, inbound))
+        if update.callback_query is not None:
             await self._answer(update)
+        return None
+
+    async def _fetched_updates_stored(self) -> None:
+        """Every update fetched so far has been handed to a lane, and every lane has finished."""
+        await self.application.update_queue.join()
+        await self.lanes.drain()
 
     async def _handle(self, update: Update, inbound: Inbound) -> None:
         if update.callback_query is not None:
@@ -514,7 +561,11 @@ class TelegramChannel:
         except Exception as exc:
             log.warning("refused a Telegram webhook update PTB cannot read: %s", type(exc).__name__)
             return web.Response(text="ok")
-        await self.application.process_update(update)
+        # 200 only once the update is stored (its effects and its id committed): Telegram
+        # forgets what it was answered 200 for, so a crash after answering must lose nothing.
+        handling = await self._admit(update)
+        if handling is not None:
+            await handling
         return web.Response(text="ok")
 
     def _bears_secret(self, given: str) -> bool:

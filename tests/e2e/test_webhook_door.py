@@ -24,7 +24,8 @@ from bot.config import Settings
 from bot.storage.models import Person, ProcessedUpdate
 from tests.fakes.telegram_api import FakeBotApi
 from tests.support.clock import FakeClock
-from tests.support.telegram_driver import SECRET, webhook_app
+from tests.support.handled import handled
+from tests.support.telegram_driver import SECRET, start_app, telegram_settings, webhook_app
 
 # The door is the same whatever the database behind it; test_hostile_ids covers both databases.
 SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -223,3 +224,55 @@ async def test_fuzzed_updates_get_no_5xx_and_forged_ids_write_nothing(hook, case
         assert (await count(app, Person), await count(app, ProcessedUpdate)) == before
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not errors, [r.getMessage() for r in errors]
+
+
+# --------------------------------------------------------------------------- stored before confirmed
+
+
+async def stored_update_ids(app: Jingtu) -> set[str]:
+    async with app.database.reader() as s:
+        return set((await s.scalars(select(ProcessedUpdate.update_id))).all())
+
+
+@SQLITE
+async def test_the_webhook_answers_200_only_once_the_update_is_stored(settings, clock):
+    async with FakeBotApi() as api:
+        app = await webhook_app(settings, api, clock)
+        try:
+            url = f"http://127.0.0.1:{app.web_port}{WEBHOOK_PATH}"
+            async with aiohttp.ClientSession() as http:
+                for user in range(8_100_001, 8_100_011):
+                    update = api.user_text(user, "/help")
+                    headers = {SECRET_HEADER: SECRET}
+                    async with http.post(url, json=update, headers=headers) as response:
+                        assert response.status == 200
+                    # No waiting: had the process died now, Telegram would not send it again.
+                    assert str(update["update_id"]) in await stored_update_ids(app)
+        finally:
+            await app.stop()
+
+
+@SQLITE
+async def test_polling_confirms_no_update_before_it_is_stored(settings, clock):
+    async with FakeBotApi() as api:
+        app = await start_app(telegram_settings(settings, api), clock)
+        confirmed: list[int] = []
+        unstored: list[int] = []
+
+        async def check(ids: list[int]) -> None:
+            stored = await stored_update_ids(app)
+            confirmed.extend(ids)
+            unstored.extend(i for i in ids if str(i) not in stored)
+
+        api.on_confirm = check
+        try:
+            users = range(8_200_001, 8_200_041)
+            for user in users:
+                api.user_text(user, "/help")
+            await handled(app).wait(len(users))
+            api.user_text(8_200_999, "/help")  # the fetch that takes it confirms all before it
+            await handled(app).wait(len(users) + 1)
+        finally:
+            await app.stop()
+        assert len(confirmed) >= len(users)
+        assert unstored == []

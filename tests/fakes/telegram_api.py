@@ -38,7 +38,7 @@ import pprint
 import re
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Self, TypedDict, Unpack
 
@@ -405,6 +405,9 @@ class FakeBotApi:
 
         self._updates: list[JSONDict] = []
         self._forged: list[JSONDict] = []  # updates with ids no offset confirms: sent once
+        # Called with the ids an offset confirms, before they are forgotten (tests check that
+        # the bot stored them first).
+        self.on_confirm: Callable[[list[int]], Awaitable[None]] | None = None
         self._next_update_id = first_update_id
         self._allowed_updates: list[str] = []
         self._chats: dict[int, JSONDict] = {}
@@ -979,6 +982,9 @@ class FakeBotApi:
             )
         offset = params.get("offset")
         if isinstance(offset, int) and offset:
+            confirmed = [u["update_id"] for u in self._updates if u["update_id"] < offset]
+            if offset > 0 and confirmed and self.on_confirm is not None:
+                await self.on_confirm(confirmed)
             if offset > 0:
                 self._updates = [u for u in self._updates if u["update_id"] >= offset]
             else:
