@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.channels.console import ConsoleChannel, ConsoleSender
+from bot.channels.console import ConsoleChannel, ConsoleMedia, ConsoleSender
 from bot.config import Settings, redact_url
 from bot.delivery.broadcast import BroadcastEngine
 from bot.delivery.outbox import OutboxDispatcher, Sender
@@ -31,11 +31,13 @@ from bot.services import people
 from bot.services.conversation import ConversationService, HandledObserver
 from bot.services.grid import load_grid_index
 from bot.services.housekeeping import Housekeeping
+from bot.services.media import MediaFetcher
 from bot.services.outreach import OutreachService
 from bot.services.policy import deadline_policy
 from bot.services.sweep import DeadlineSweep
 from bot.storage import migrate
 from bot.storage.db import Database
+from bot.storage.media_store import MediaSource, MediaStore
 from bot.storage.models import utcnow
 from bot.web.server import build_web_app, start_web
 from handlers import router
@@ -72,6 +74,9 @@ class Jingtu:
         self.sleep = sleep
         self.grid_index = GridIndex.build([])
         self.senders: dict[str, Sender] = {}
+        # The media store, and each attached channel's way to download into it.
+        self.media_store = MediaStore(settings.media_dir)
+        self.media_sources: dict[str, MediaSource] = {}
         self.dispatcher = OutboxDispatcher(
             self.database, self.senders, clock=clock, on_unreachable=self._unreachable
         )
@@ -84,6 +89,7 @@ class Jingtu:
             clock=clock,
             policy=self.policy,
             on_handled=on_handled,
+            on_notified=lambda: self.media.poke(),
         )
         # Periodic jobs the scheduler runs; features append theirs in `_register_features`.
         self.periodic_jobs: list[PeriodicJob] = [
@@ -138,6 +144,16 @@ class Jingtu:
             self.database, self.settings.retention_days, clock=self.clock
         )
         self.periodic_jobs.append(PeriodicJob("housekeeping", self.housekeeping.run, 3600.0))
+        # Photos and voice messages of cases, downloaded into the store; it runs as a loop of
+        # its own (like the outbox drain), poked after every commit that staged notices.
+        self.media = MediaFetcher(
+            self.database,
+            self.media_store,
+            self.media_sources,
+            self.settings,
+            clock=self.clock,
+            on_notified=self.dispatcher.poke,
+        )
 
     async def _unreachable(self, channel: str, chat_id: str) -> None:
         await people.mark_unreachable_and_unsubscribe(self.database, channel, chat_id)
@@ -148,6 +164,7 @@ class Jingtu:
     def attach_console(self, sender: ConsoleSender | None = None) -> ConsoleChannel:
         self.console_sender = sender or ConsoleSender()
         self.senders["console"] = self.console_sender
+        self.media_sources["console"] = ConsoleMedia()
         channel = ConsoleChannel(self.conversation.process, self.console_sender)
         channel.run_id = uuid.uuid4().hex[:8] + ":"
         return channel
@@ -155,16 +172,20 @@ class Jingtu:
     def attach_telegram(self) -> TelegramChannel:
         from bot.channels.telegram import TelegramChannel
 
-        channel = TelegramChannel(self.settings, self.conversation.process)
+        channel = TelegramChannel(self.settings, self.conversation.process, store=self.media_store)
         self.senders["telegram"] = channel.sender
+        self.media_sources["telegram"] = channel.media
         self.telegram = channel
         return channel
 
     def attach_wechat(self) -> WeChatChannel:
         from bot.channels.wechat import WeChatChannel
 
-        channel = WeChatChannel(self.settings, self.conversation.process, clock=self.clock)
+        channel = WeChatChannel(
+            self.settings, self.conversation.process, clock=self.clock, store=self.media_store
+        )
         self.senders["wechat"] = channel.sender
+        self.media_sources["wechat"] = channel.media
         self.wechat = channel
         return channel
 
@@ -175,6 +196,7 @@ class Jingtu:
             await self.telegram.start()
         if background:
             self._tasks.append(asyncio.create_task(self.dispatcher.run(self._stop)))
+            self._tasks.append(asyncio.create_task(self.media.run(self._stop)))
             self.scheduler = build_scheduler(self.periodic_jobs, timezone=self.settings.timezone)
             self.scheduler.start()
         if web_server:

@@ -62,6 +62,9 @@ class Settings:
     paid_broadcast: bool = False  # Telegram paid broadcasts: allows up to 1000 messages/s
     quiet_hours: str = "22:00-08:00"
     campaign_misfire_grace_minutes: float = 60.0
+    # Media: every photo and voice message of a case, kept by content (bot/storage/media_store.py).
+    media_dir: str = "./media"
+    media_max_bytes: int = 10 * 1024 * 1024
 
     @property
     def tz(self) -> ZoneInfo:
@@ -260,6 +263,19 @@ def _deadline_overrides(raw: str) -> str:
     return raw
 
 
+# Telegram's Bot API lets a bot download files of at most 20 MB (getFile).
+MAX_MEDIA_BYTES = 20 * 1024 * 1024
+
+
+def _media_max_bytes(raw: str) -> int:
+    value = _positive_int(raw)
+    if value > MAX_MEDIA_BYTES:
+        raise ValueError(
+            f"must be at most {MAX_MEDIA_BYTES} (20 MB, what Telegram lets bots download)"
+        )
+    return value
+
+
 def _plain(raw: str) -> str:
     return raw
 
@@ -300,4 +316,6 @@ _VARIABLES = {
     "JINGTU_PAID_BROADCAST": ("paid_broadcast", _bool),
     "JINGTU_QUIET_HOURS": ("quiet_hours", _quiet_hours),
     "JINGTU_CAMPAIGN_MISFIRE_GRACE_MINUTES": ("campaign_misfire_grace_minutes", _positive),
+    "JINGTU_MEDIA_DIR": ("media_dir", _plain),
+    "JINGTU_MEDIA_MAX_BYTES": ("media_max_bytes", _media_max_bytes),
 }

@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 from bot.channels.inbound_ids import BadId, external_id
 from bot.delivery.outbox import PermanentFailure
+from bot.storage.media_store import MediaUnavailable
 from handlers.contract import Inbound, Reply
 
 CHANNEL = "console"
@@ -78,6 +79,15 @@ def render(reply: Reply) -> str:
     if reply.request_location:
         parts.append(f"({reply.request_location}: type lat,lon)")
     return "\n".join(parts)
+
+
+class ConsoleMedia:
+    """The console's media port: a console photo is a name typed at the prompt, with no file."""
+
+    async def fetch(self, file_ref: str, *, max_bytes: int) -> bytes:
+        raise MediaUnavailable(
+            "a console photo is only a name; there is no file to keep", final=True
+        )
 
 
 class ConsoleChannel:

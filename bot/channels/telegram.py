@@ -17,6 +17,13 @@ and uploads it (``telegram._utils.files.parse_file_input``), so a reference such
 ``canary.txt`` or ``/etc/hostname`` must never reach it as a string. `TelegramSender` hands PTB
 each photo as a `telegram.PhotoSize`, whose ``file_id`` PTB sends as it is, and drops (with a
 warning) any reference that is not a strict file_id; the text still goes out.
+
+Media. A stored media reference (``media:<sha256>[:<file_id>]``, `bot.delivery.message`) is sent
+by its file_id when it has one, otherwise uploaded from the media store as an explicit
+`telegram.InputFile` of bytes (never a path); the file_id Telegram gives the upload is kept in
+memory, so the next chat gets the same photo by id. Should Telegram refuse a stored photo's
+file_id, the photos are uploaded from the store once more. `TelegramMedia` downloads files
+(getFile, then the file URL) for the media fetcher.
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ import hmac
 import json
 import logging
 import warnings
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -35,8 +43,10 @@ from telegram import (
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     InputMediaPhoto,
     KeyboardButton,
+    Message,
     PhotoSize,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
@@ -64,7 +74,9 @@ from bot.channels.inbound_ids import (
 from bot.channels.lanes import ChatLanes
 from bot.channels.telegram_http import AiohttpRequest, environment_proxy
 from bot.config import WEBHOOK_SECRET_RE, Settings
+from bot.delivery.message import parse_stored_ref
 from bot.delivery.outbox import PermanentFailure, RetryLater
+from bot.storage.media_store import MediaStore, MediaUnavailable
 from handlers.contract import Inbound, Location, Reply
 from messages import LOCALES, text
 
@@ -263,15 +275,34 @@ def inline_keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows)
 
 
-def sendable_photos(refs: Iterable[object], chat_id: str) -> list[PhotoSize]:
-    """The photo references PTB may be given, each wrapped so PTB sends it as a file_id.
+@dataclass(frozen=True, slots=True)
+class OutgoingPhoto:
+    """A photo to send: by `file_id` when set, else uploaded from the store by `sha256`."""
+
+    file_id: str | None
+    sha256: str | None = None
+
+
+def sendable_photos(
+    refs: Iterable[object], chat_id: str, uploaded: Mapping[str, str] | None = None
+) -> list[OutgoingPhoto]:
+    """The photo references Telegram may be sent: strict file_ids, and stored media (by its
+    file_id on Telegram if known — in the reference or in `uploaded` — else by its bytes).
 
     A plain string would be read and uploaded by PTB if it names an existing local file, even
-    one shaped like a file_id; a `PhotoSize` is sent by its ``file_id`` alone. A reference that
-    is not a strict file_id is dropped and logged.
+    one shaped like a file_id, so a file_id goes to PTB as a `PhotoSize` (sent by its
+    ``file_id`` alone) and stored bytes as an `InputFile`. Any other reference is dropped and
+    logged.
     """
     photos = []
     for ref in refs:
+        stored = parse_stored_ref(ref)
+        if stored is not None:
+            known = stored.platform_id if is_telegram_file_id(stored.platform_id) else None
+            photos.append(
+                OutgoingPhoto(known or (uploaded or {}).get(stored.sha256), stored.sha256)
+            )
+            continue
         if not is_telegram_file_id(ref):
             log.warning(
                 "dropped a photo for Telegram chat %s: its reference %s is not a file_id",
@@ -280,27 +311,88 @@ def sendable_photos(refs: Iterable[object], chat_id: str) -> list[PhotoSize]:
             )
             continue
         assert isinstance(ref, str)
-        photos.append(PhotoSize(file_id=ref, file_unique_id=ref, width=0, height=0))
+        photos.append(OutgoingPhoto(ref))
     return photos
+
+
+def _refused_file_id(exc: BadRequest) -> bool:
+    """Telegram's answer to a file_id it no longer knows (or never issued to this bot)."""
+    text = exc.message.lower()
+    return "file identifier" in text or "file_id" in text or "file reference" in text
 
 
 class TelegramSender:
     """Sends one outbox payload to one chat; raises the outbox's error types."""
 
-    def __init__(self, application: Application) -> None:
+    def __init__(self, application: Application, store: MediaStore | None = None) -> None:
         self.application = application
+        self.store = store
+        # Stored photo → the file_id Telegram gave its upload: the next chat gets it by id.
+        self.uploaded: dict[str, str] = {}
+
+    async def _photo_input(
+        self, photo: OutgoingPhoto, *, attach: bool
+    ) -> PhotoSize | InputFile | None:
+        if photo.file_id is not None:
+            return PhotoSize(file_id=photo.file_id, file_unique_id=photo.file_id, width=0, height=0)
+        assert photo.sha256 is not None
+        data = await self.store.read(photo.sha256) if self.store is not None else None
+        if data is None:
+            log.warning("dropped a stored photo %s…: not in the media store", photo.sha256[:12])
+            return None
+        return InputFile(data, filename=f"{photo.sha256[:16]}.jpg", attach=attach)
+
+    async def _send_photos(
+        self,
+        chat: int | str,
+        photos: Sequence[OutgoingPhoto],
+        *,
+        caption: str | None = None,
+        markup: InlineKeyboardMarkup | None = None,
+    ) -> None:
+        """One photo (with the caption, if given) or an album; stored photos whose file_id
+        Telegram refuses are uploaded from the store, once."""
+        bot = self.application.bot
+        for attempt in range(2):
+            group = len(photos) > 1
+            inputs = [(p, await self._photo_input(p, attach=group)) for p in photos[:10]]
+            kept = [(p, i) for p, i in inputs if i is not None]
+            try:
+                sent: Sequence[Message]
+                if len(kept) == 1:
+                    sent = [
+                        await bot.send_photo(chat, kept[0][1], caption=caption, reply_markup=markup)
+                    ]
+                elif kept:
+                    sent = await bot.send_media_group(chat, [InputMediaPhoto(i) for _, i in kept])
+                else:
+                    sent = []
+                    if caption is not None:
+                        await bot.send_message(chat, caption or "…", reply_markup=markup)
+            except BadRequest as exc:
+                by_id = [p for p in photos if p.sha256 is not None and p.file_id is not None]
+                if attempt == 0 and by_id and _refused_file_id(exc):
+                    for photo in by_id:
+                        self.uploaded.pop(photo.sha256 or "", None)
+                    photos = [replace(p, file_id=None) if p.sha256 else p for p in photos]
+                    continue
+                raise
+            for (photo, _), message in zip(kept, sent, strict=False):
+                if photo.sha256 is not None and photo.file_id is None and message.photo:
+                    self.uploaded[photo.sha256] = message.photo[-1].file_id
+            return
 
     async def send(self, chat_id: str, payload: dict[str, Any]) -> None:
         reply = Reply.from_payload(payload)
         bot = self.application.bot
         chat: int | str = int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
-        photos = sendable_photos(reply.photos, chat_id)
+        photos = sendable_photos(reply.photos, chat_id, self.uploaded)
         try:
             inline = inline_keyboard(reply)
             if len(photos) == 1 and len(reply.text) <= MAX_CAPTION and not reply.request_location:
                 # One photo with its text as the caption: one request, not two (this matters
                 # for broadcasts, which Telegram allows one message per second per chat).
-                await bot.send_photo(chat, photos[0], caption=reply.text, reply_markup=inline)
+                await self._send_photos(chat, photos, caption=reply.text, markup=inline)
                 if reply.location is not None:
                     await bot.send_location(chat, reply.location.lat, reply.location.lon)
                 return
@@ -325,10 +417,8 @@ class TelegramSender:
                 await bot.send_message(chat, "👇", reply_markup=inline)
             if reply.location is not None:
                 await bot.send_location(chat, reply.location.lat, reply.location.lon)
-            if len(photos) == 1:
-                await bot.send_photo(chat, photos[0])
-            elif len(photos) > 1:
-                await bot.send_media_group(chat, [InputMediaPhoto(p) for p in photos[:10]])
+            if photos:
+                await self._send_photos(chat, photos)
         except RetryAfter as exc:
             with warnings.catch_warnings():
                 # PTB 22 warns that the type will become timedelta; both are handled here.
@@ -347,6 +437,37 @@ class TelegramSender:
             raise RetryLater(f"network: {exc}") from None
         except TelegramError as exc:
             raise RetryLater(f"telegram: {exc}") from None
+
+
+class TelegramMedia:
+    """Downloads a file by its file_id (getFile, then the file URL): the media fetcher's port."""
+
+    def __init__(self, application: Application) -> None:
+        self.application = application
+
+    async def fetch(self, file_ref: str, *, max_bytes: int) -> bytes:
+        if not is_telegram_file_id(file_ref):
+            raise MediaUnavailable(f"{describe(file_ref)} is not a Telegram file_id", final=True)
+        try:
+            file = await self.application.bot.get_file(file_ref)
+            if file.file_size is not None and file.file_size > max_bytes:
+                raise MediaUnavailable(
+                    f"{file.file_size} bytes, over the limit of {max_bytes}", refused=True
+                )
+            data = bytes(await file.download_as_bytearray())
+        except BadRequest as exc:
+            # An id Telegram does not know, or a file over the 20 MB bots may download.
+            too_big = "too big" in exc.message.lower()
+            raise MediaUnavailable(
+                f"getFile: 400 {exc.message}", final=True, refused=too_big
+            ) from None
+        except (TelegramError, RuntimeError) as exc:
+            raise MediaUnavailable(f"getFile: {type(exc).__name__}: {exc}") from None
+        if len(data) > max_bytes:
+            raise MediaUnavailable(
+                f"{len(data)} bytes, over the limit of {max_bytes}", refused=True
+            )
+        return data
 
 
 def screened_updates(result: list[Any]) -> list[Any]:
@@ -421,7 +542,9 @@ class _ScreenedUpdatesRequest(AiohttpRequest):
 class TelegramChannel:
     """The PTB Application, its update handler and (in webhook mode) its aiohttp route."""
 
-    def __init__(self, settings: Settings, process: Process) -> None:
+    def __init__(
+        self, settings: Settings, process: Process, *, store: MediaStore | None = None
+    ) -> None:
         self.settings = settings
         self.process = process
         builder: ApplicationBuilder = (
@@ -447,7 +570,8 @@ class TelegramChannel:
         # Group 0, the only handler: every update goes through the channel-neutral router.
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
-        self.sender = TelegramSender(self.application)
+        self.sender = TelegramSender(self.application, store)
+        self.media = TelegramMedia(self.application)
         self.lanes = ChatLanes(concurrency=CONNECTIONS)
         self.refusals = RefusalThrottle()
 

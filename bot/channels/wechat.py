@@ -56,6 +56,14 @@ buttons). The production answer is template messages (模板消息), which need
 templates approved for the account; that is out of scope here. Media ids of photos expire
 after three days, so older photos cannot be forwarded either.
 
+Media. Photos arrive as MediaIds, which WeChat deletes after three days; the media fetcher
+downloads each with ``/cgi-bin/media/get`` (JSON with an errcode on failure, the bytes on
+success) into the media store (`WeChatMedia`). A stored media reference in a Reply
+(``media:<sha256>[:<media_id>]``) is sent by its MediaId when it has one, otherwise the file is
+uploaded with ``/cgi-bin/media/upload?type=image`` and the new MediaId kept in memory until
+shortly before its three days run out. Should WeChat answer 40007 (invalid media_id) for a
+stored photo, it is uploaded again and sent once more.
+
 Datum. WeChat clients send and show GCJ-02 coordinates. Incoming locations are marked
 ``gcj02`` and converted by the grid; outgoing ones arrive converted by ``bot.services.notify``
 (and are converted here should one not be) and are shown as a line of coordinates with an
@@ -79,7 +87,7 @@ import re
 import struct
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from xml.parsers import expat
@@ -97,8 +105,10 @@ from bot.channels.inbound_ids import (
     wechat_openid,
 )
 from bot.config import Settings
+from bot.delivery.message import StoredRef, parse_stored_ref
 from bot.delivery.outbox import PermanentFailure, RetryLater, SendError
 from bot.domain.geo import Datum, convert
+from bot.storage.media_store import MediaStore, MediaUnavailable, sniff_type
 from bot.storage.models import utcnow
 from handlers.contract import Button, Inbound, Location, Reply
 
@@ -118,6 +128,9 @@ _MEDIA_ID_RE = re.compile(r"[\x21-\x7e]{1,256}")  # printable ASCII; case_photos
 MAX_CREATE_TIME_DIGITS = 20
 # Access-token errors: the token was refreshed elsewhere, revoked or has expired.
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
+INVALID_MEDIA_ID = 40007
+# Temporary media (uploads, and what users send) live three days; ours are renewed an hour early.
+MEDIA_LIFETIME = timedelta(days=3) - timedelta(hours=1)
 
 Process = Callable[[Inbound], Awaitable[Any]]
 Clock = Callable[[], datetime]
@@ -419,6 +432,10 @@ def render(openid: str, reply: Reply) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- outbound
 
 
+class InvalidMediaId(PermanentFailure):
+    """WeChat does not know the media_id (40007): temporary media expire after three days."""
+
+
 def send_error(code: int, errmsg: str) -> SendError:
     """The outbox's reading of a customer-service API error code."""
     detail = f"wechat errcode {code}: {errmsg[:200]}"
@@ -434,7 +451,9 @@ def send_error(code: int, errmsg: str) -> SendError:
         return PermanentFailure(f"{detail} — not an OpenID of this account", unreachable=True)
     if code == 45009:
         return RetryLater(f"{detail} — daily API quota reached", retry_after=3600.0)
-    if code in (40007, 40008, 44002, 45002, 47001):
+    if code == INVALID_MEDIA_ID:
+        return InvalidMediaId(f"{detail} — the media_id has expired or was never issued")
+    if code in (40008, 44002, 45002, 47001):
         return PermanentFailure(f"{detail} — WeChat refused the message itself")
     return RetryLater(detail)  # -1 (system busy), token errors and anything unknown
 
@@ -442,7 +461,12 @@ def send_error(code: int, errmsg: str) -> SendError:
 class WeChatSender:
     """Sends outbox payloads through the customer-service API; raises the outbox's errors."""
 
-    def __init__(self, settings: Settings, *, clock: Clock = utcnow) -> None:
+    def __init__(
+        self, settings: Settings, *, clock: Clock = utcnow, store: MediaStore | None = None
+    ) -> None:
+        self.store = store
+        # Stored photo → (its uploaded media_id, when we stop using it).
+        self.uploaded: dict[str, tuple[str, datetime]] = {}
         self.base_url = settings.wechat_api_base_url.rstrip("/")
         self.app_id = settings.wechat_app_id
         self._secret = settings.wechat_app_secret
@@ -543,8 +567,144 @@ class WeChatSender:
             raise send_error(code, str(result.get("errmsg", "")))
 
     async def send(self, chat_id: str, payload: dict[str, Any]) -> None:
-        for message in render(chat_id, Reply.from_payload(payload)):
-            await self.post_message(message)
+        reply = Reply.from_payload(payload)
+        stored_by_id: dict[str, str] = {}  # media_id → the stored photo it shows
+        if any(parse_stored_ref(ref) for ref in reply.photos):
+            photos = []
+            for ref in reply.photos:
+                stored = parse_stored_ref(ref)
+                media_id = ref if stored is None else await self.media_id_for(stored)
+                if media_id is not None:
+                    photos.append(media_id)
+                    if stored is not None:
+                        stored_by_id[media_id] = stored.sha256
+            reply = replace(reply, photos=tuple(photos))
+        for message in render(chat_id, reply):
+            sha256 = stored_by_id.get((message.get("image") or {}).get("media_id", ""))
+            if sha256 is None:
+                await self.post_message(message)
+                continue
+            try:
+                await self.post_message(message)
+            except InvalidMediaId:
+                # Expired (three days) or forgotten: upload the stored file again, send once more.
+                self.uploaded.pop(sha256, None)
+                fresh = await self.upload_image(sha256)
+                if fresh is None:
+                    raise
+                await self.post_message({**message, "image": {"media_id": fresh}})
+
+    # --- media ------------------------------------------------------------------------------
+
+    async def media_id_for(self, stored: StoredRef) -> str | None:
+        """A MediaId for a stored photo: one we uploaded lately (it replaced an expired one, or
+        the photo came from elsewhere), else its own, else a new upload."""
+        cached = self.uploaded.get(stored.sha256)
+        if cached is not None and self.clock() < cached[1]:
+            return cached[0]
+        if stored.platform_id is not None:
+            return stored.platform_id
+        return await self.upload_image(stored.sha256)
+
+    async def upload_image(self, sha256: str) -> str | None:
+        """Upload a stored photo as temporary media; None when the store does not have it."""
+        data = await self.store.read(sha256) if self.store is not None else None
+        if data is None:
+            log.warning("dropped a stored photo %s…: not in the media store", sha256[:12])
+            return None
+        path = "/cgi-bin/media/upload"
+        for attempt in range(2):
+            token = await self.access_token()
+            form = aiohttp.FormData()
+            form.add_field(
+                "media",
+                data,
+                filename=f"{sha256[:16]}.jpg",
+                content_type=sniff_type(data) or "application/octet-stream",
+            )
+            try:
+                async with self._session().post(
+                    self.base_url + path, params={"access_token": token, "type": "image"}, data=form
+                ) as response:
+                    if response.status != 200:
+                        raise RetryLater(f"HTTP {response.status} from {path}")
+                    result = await response.json(content_type=None)
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                raise RetryLater(f"{path}: {type(exc).__name__}") from None
+            if not isinstance(result, dict):
+                raise RetryLater(f"{path}: the answer is not a JSON object")
+            media_id = result.get("media_id")
+            if isinstance(media_id, str) and media_id:
+                self.uploaded[sha256] = (media_id, self.clock() + MEDIA_LIFETIME)
+                return media_id
+            code = _errcode(result)
+            if code in TOKEN_ERRORS and attempt == 0:
+                self.forget_token(token)
+                continue
+            raise RetryLater(f"{path}: wechat errcode {code}: {str(result.get('errmsg'))[:200]}")
+        return None  # not reached: the loop returns or raises
+
+    async def download(self, media_id: str, *, max_bytes: int) -> bytes:
+        """``/cgi-bin/media/get``: the file's bytes, or `MediaUnavailable`."""
+        path = "/cgi-bin/media/get"
+        for attempt in range(2):
+            try:
+                token = await self.access_token()
+            except RetryLater as exc:
+                raise MediaUnavailable(str(exc)) from None
+            try:
+                async with self._session().get(
+                    self.base_url + path, params={"access_token": token, "media_id": media_id}
+                ) as response:
+                    if response.status != 200:
+                        raise MediaUnavailable(f"HTTP {response.status} from {path}")
+                    if response.content_type in ("application/json", "text/plain"):
+                        result = await response.json(content_type=None)
+                        data = None
+                    else:
+                        if (response.content_length or 0) > max_bytes:
+                            raise MediaUnavailable(
+                                f"{response.content_length} bytes, over the limit of {max_bytes}",
+                                refused=True,
+                            )
+                        data = await response.content.read(max_bytes + 1)
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                raise MediaUnavailable(f"{path}: {type(exc).__name__}") from None
+            if data is not None:
+                if len(data) > max_bytes:
+                    raise MediaUnavailable(f"over the limit of {max_bytes} bytes", refused=True)
+                return data
+            code = _errcode(result if isinstance(result, dict) else {})
+            if code in TOKEN_ERRORS and attempt == 0:
+                self.forget_token(token)
+                continue
+            detail = f"{path}: wechat errcode {code}"
+            if code == INVALID_MEDIA_ID:
+                raise MediaUnavailable(
+                    f"{detail} — WeChat no longer has the file (media is kept three days)",
+                    final=True,
+                )
+            raise MediaUnavailable(detail)
+        raise MediaUnavailable(f"{path}: the access token was refused twice")
+
+
+def _errcode(result: dict[str, Any]) -> int | None:
+    try:
+        return int(result.get("errcode", -1))
+    except (TypeError, ValueError):
+        return None
+
+
+class WeChatMedia:
+    """Downloads a MediaId for the media fetcher, with the sender's access token."""
+
+    def __init__(self, sender: WeChatSender) -> None:
+        self.sender = sender
+
+    async def fetch(self, file_ref: str, *, max_bytes: int) -> bytes:
+        if not _MEDIA_ID_RE.fullmatch(file_ref):
+            raise MediaUnavailable(f"{describe(file_ref)} is not a WeChat MediaId", final=True)
+        return await self.sender.download(file_ref, max_bytes=max_bytes)
 
 
 def _json_dumps(body: dict[str, Any]) -> bytes:
@@ -563,7 +723,14 @@ class _ChatQueue:
 class WeChatChannel:
     """The ``/wechat`` webhook and the sender; one person's messages are handled in order."""
 
-    def __init__(self, settings: Settings, process: Process, *, clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        process: Process,
+        *,
+        clock: Clock = utcnow,
+        store: MediaStore | None = None,
+    ) -> None:
         if not settings.wechat_token:
             raise ValueError("WECHAT_TOKEN is needed to check WeChat's signatures")
         self.settings = settings
@@ -574,7 +741,8 @@ class WeChatChannel:
             if settings.wechat_aes_key
             else None
         )
-        self.sender = WeChatSender(settings, clock=clock)
+        self.sender = WeChatSender(settings, clock=clock, store=store)
+        self.media = WeChatMedia(self.sender)
         self._chats: dict[str, _ChatQueue] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 

@@ -1,9 +1,49 @@
-"""A message for a person, as the outbox stores it and every channel renders it."""
+"""A message for a person, as the outbox stores it and every channel renders it.
+
+A photo in a message (`Reply.photos`) is either the platform's own file reference, valid only
+on the channel it came from, or a *stored media reference*:
+
+    media:<sha256>                 the file in the media store; the sender uploads its bytes
+    media:<sha256>:<platform id>   the same file with its id on the recipient's channel, which
+                                   the sender tries first (an expired id falls back to an upload)
+
+Neither form can be read as a local path by a platform library, and the SHA-256 names a file
+only inside the store (`bot.storage.media_store`). Each channel's sender resolves them.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
+
+MEDIA_PREFIX = "media:"
+_PLATFORM_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_MEDIA_REF_RE = re.compile(r"media:([0-9a-f]{64})(?::([A-Za-z0-9_-]{1,256}))?")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRef:
+    sha256: str
+    platform_id: str | None = None
+
+
+def stored_ref(sha256: str, platform_id: str | None = None) -> str:
+    """The reference to a stored file, with its id on the recipient's channel when that id is
+    plain enough to carry (``[A-Za-z0-9_-]``); otherwise the sender uploads the bytes."""
+    ref = MEDIA_PREFIX + sha256
+    if platform_id and _PLATFORM_ID_RE.fullmatch(platform_id):
+        ref += ":" + platform_id
+    if parse_stored_ref(ref) is None:
+        raise ValueError("not a SHA-256 in lowercase hex")
+    return ref
+
+
+def parse_stored_ref(ref: object) -> StoredRef | None:
+    """The parts of a stored media reference, or None for anything else."""
+    if not isinstance(ref, str) or not (found := _MEDIA_REF_RE.fullmatch(ref)):
+        return None
+    return StoredRef(found[1], found[2])
 
 
 @dataclass(frozen=True, slots=True)

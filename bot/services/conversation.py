@@ -155,7 +155,10 @@ class ConversationService:
         clock: Clock = utcnow,
         policy: DeadlinePolicy | None = None,
         on_handled: HandledObserver | None = None,
+        on_notified: Callable[[], None] | None = None,
     ) -> None:
+        """`on_notified` is called after a commit that staged notices for others (a report, a
+        resolution): background work that follows them, such as fetching photos, starts now."""
         self.database = database
         self.settings = settings
         self.grid = grid
@@ -164,6 +167,7 @@ class ConversationService:
         self.clock = clock
         self.policy = policy or deadline_policy(settings)
         self.on_handled = on_handled
+        self.on_notified = on_notified
         # Replies are born claimed for this long; the drain resends them if we die first.
         self.reply_lease = timedelta(seconds=60)
 
@@ -178,6 +182,8 @@ class ConversationService:
             await self.dispatcher.send_now(outcome.replies)
             if notified:
                 self.dispatcher.poke()
+        if notified and self.on_notified is not None:
+            self.on_notified()
         if self.on_handled is not None:
             self.on_handled(inbound, outcome)
         return outcome

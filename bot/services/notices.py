@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from bot.delivery.message import Button, Location, Reply
+from bot.delivery.message import Button, Location, Reply, stored_ref
 from bot.delivery.outbox import Envelope
 from bot.domain.access import Verb, offered_verbs
 from bot.domain.cases import Status
@@ -80,7 +80,37 @@ class ReporterChat:
     locale: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class PhotoRef:
+    """A photo of a case: its reference on the channel it came from, and its stored file once
+    the media fetcher has it."""
+
+    channel: str
+    file_ref: str
+    sha256: str | None = None
+
+
+# A photo as the notices take it: a PhotoRef, or a bare reference on the notice's photo channel.
+Photo = PhotoRef | str
+
+
 # --- small pieces every notice uses ---------------------------------------------------------------
+
+
+def photos_for(
+    channel: str, photos: Iterable[Photo], photo_channel: str | None = None
+) -> tuple[str, ...]:
+    """The photos a chat on `channel` can be shown: a stored one anywhere (with its platform id
+    when it came from that channel), one not yet stored only on the channel it came from."""
+    refs = []
+    for photo in photos:
+        ref = photo if isinstance(photo, PhotoRef) else PhotoRef(photo_channel or "", photo)
+        if ref.sha256 is not None:
+            same = ref.channel == channel
+            refs.append(stored_ref(ref.sha256, ref.file_ref if same else None))
+        elif ref.channel == channel:
+            refs.append(ref.file_ref)
+    return tuple(refs)
 
 
 def translator(locale: str | None, default: str) -> Translator:
@@ -162,7 +192,7 @@ def case_card_envelopes(
     default_locale: str,
     timezone: str,
     reporter: str | None,
-    photos: Sequence[str] = (),
+    photos: Sequence[Photo] = (),
     photo_channel: str | None = None,
     header: tuple[str, Mapping[str, Any]] | None = None,
     dedupe: str | None = None,
@@ -170,7 +200,7 @@ def case_card_envelopes(
     """The case card for each chat, with its buttons and its place on the chat's map.
 
     `header` (a message key and its arguments; "cell" and "from" are cell codes, named here)
-    goes above the card; photos go only to chats on the channel whose file ids they are.
+    goes above the card; each chat gets the photos it can be shown (`photos_for`).
     """
     envelopes = []
     for chat in chats:
@@ -195,7 +225,7 @@ def case_card_envelopes(
             text,
             buttons=action_buttons(t, case.id, case.status),
             location=location_for(chat.channel, case, grid),
-            photos=tuple(photos) if chat.channel == photo_channel else (),
+            photos=photos_for(chat.channel, photos, photo_channel),
         )
         envelopes.append(
             Envelope(
@@ -313,7 +343,7 @@ def reporter_envelopes(
     default_locale: str,
     follow_up_days: float,
     actor_person_id: int | None = None,
-    photos: Sequence[str] = (),
+    photos: Sequence[Photo] = (),
     photo_channel: str | None = None,
 ) -> list[Envelope]:
     """Each event that concerns the reporters, for each of them in their language."""
@@ -337,7 +367,7 @@ def reporter_envelopes(
                 grid=grid,
                 follow_up_days=follow_up_days,
                 event_id=item.event_id,
-                photos=photos if reporter.channel == photo_channel else (),
+                photos=photos_for(reporter.channel, photos, photo_channel),
             )
             if reply is not None:
                 envelopes.append(
@@ -355,6 +385,40 @@ def answer_relayed(
     t = translator(asker.locale, default_locale)
     reply = Reply(t("sv-answer-relayed", number=number, answer=answer))
     return Envelope(asker.channel, asker.chat_id, reply.to_payload(), case_id=case_id)
+
+
+# --- photos that arrive after their notice ---------------------------------------------------------
+
+
+def case_photos_envelopes(
+    *,
+    number: str,
+    case_id: int,
+    kind: str,
+    photos: Sequence[PhotoRef],
+    chats: Sequence[Chat],
+    default_locale: str,
+    dedupe: str,
+) -> list[Envelope]:
+    """Stored photos for the chats whose notice went without them (they were on another
+    channel, and not yet downloaded): `kind` is the photos' kind, report or resolution."""
+    envelopes = []
+    for chat in chats:
+        shown = photos_for(chat.channel, photos)
+        if not shown:
+            continue
+        t = translator(chat.locale, default_locale)
+        reply = Reply(t("case-photos", number=number, kind=kind, count=len(shown)), photos=shown)
+        envelopes.append(
+            Envelope(
+                chat.channel,
+                chat.chat_id,
+                reply.to_payload(),
+                dedupe_key=f"case:{case_id}:photos:{dedupe}:{chat.channel}:{chat.chat_id}",
+                case_id=case_id,
+            )
+        )
+    return envelopes
 
 
 # --- escalation digests: what both levels hear when cases climb -----------------------------------

@@ -68,6 +68,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# A fetch time before any clock's "now": a new media row is due at once.
+FETCH_AT_ONCE = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}  # noqa: RUF012
@@ -253,15 +257,45 @@ class CaseReporter(Base):
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Media(Base):
+    """A file kept in the media store, named by the SHA-256 of its bytes (migration 0003)."""
+
+    __tablename__ = "media"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mime_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class CasePhoto(Base):
+    """A photo (or voice message) of a case: the platform's reference, then the stored file.
+
+    `fetch_status` is pending until the media fetcher has the bytes (stored, with `sha256`),
+    or gives up: refused (too large, not a type Jingtu keeps) or failed (the platform no longer
+    has the file, or every attempt failed); `fetch_error` says why. `next_fetch_at` is set only
+    while pending, so the index behind it holds only the work still to do.
+    """
+
     __tablename__ = "case_photos"
+    __table_args__ = (
+        Index("ix_case_photos_next_fetch_at", "next_fetch_at", **_not_null("next_fetch_at")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(16), default="report")  # report | resolution
+    kind: Mapped[str] = mapped_column(String(16), default="report")  # report | resolution | voice
     channel: Mapped[str] = mapped_column(String(16))
     file_ref: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sha256: Mapped[str | None] = mapped_column(ForeignKey("media.sha256"))
+    fetch_status: Mapped[str] = mapped_column(
+        String(12), default="pending", server_default="pending"
+    )
+    fetch_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Due at once: the row is written in the report's transaction, whatever its clock says.
+    next_fetch_at: Mapped[datetime | None] = mapped_column(default=lambda: FETCH_AT_ONCE)
+    fetch_error: Mapped[str] = mapped_column(String(400), default="", server_default="")
 
 
 class CaseEvent(Base):

@@ -24,6 +24,11 @@ check each other. Fidelity notes, where the fake copies behaviour code may trip 
   does) but recorded decoded.
 * Faults: ``fail_next(errcode=…, times=…)`` answers the next sends with that error code (or,
   with ``http_status``, with a bare HTTP error).
+* Temporary media: what users send (``user_image`` registers its bytes) and what the account
+  uploads (``POST /cgi-bin/media/upload``, multipart field ``media``; recorded in ``uploads``)
+  lives three days by the fake's clock, or until ``expire_media``. ``GET /cgi-bin/media/get``
+  answers the bytes, or JSON errcode 40007 for an unknown or expired media_id, as does an image
+  message naming one.
 """
 
 from __future__ import annotations
@@ -55,6 +60,9 @@ DEFAULT_APP_SECRET = "0123456789abcdef0123456789abcdef"
 DEFAULT_AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 ACCOUNT = "gh_3f5e8a9b1c2d"
 WINDOW = timedelta(hours=48)
+MEDIA_LIFETIME = timedelta(days=3)
+# A tiny stand-in for a photo's contents (JPEG start/end markers around filler).
+FAKE_JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00fake-wechat-photo\xff\xd9"
 
 
 class WebhookAnswer(NamedTuple):
@@ -124,6 +132,9 @@ class FakeWeChat:
         self._faults: deque[_Fault] = deque()
         self._last_posted: dict[str, str] = {}  # openid → the plaintext XML last delivered
         self._msg_ids = itertools.count(24_000_000_000_000_001)
+        self._media: dict[str, tuple[bytes, datetime]] = {}  # media_id → (bytes, expiry)
+        self.uploads: list[tuple[str, bytes]] = []  # (media_id, bytes) of each upload
+        self.media_gets: list[str] = []  # the media_id of each media/get call
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._http: aiohttp.ClientSession | None = None
@@ -134,6 +145,8 @@ class FakeWeChat:
         app = web.Application()
         app.router.add_get("/cgi-bin/token", self._token_endpoint)
         app.router.add_post("/cgi-bin/message/custom/send", self._custom_send)
+        app.router.add_get("/cgi-bin/media/get", self._media_get)
+        app.router.add_post("/cgi-bin/media/upload", self._media_upload)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -196,8 +209,12 @@ class FakeWeChat:
         )
         return await self.deliver(openid, xml)
 
-    async def user_image(self, openid: str, media_id: str | None = None) -> WebhookAnswer:
+    async def user_image(
+        self, openid: str, media_id: str | None = None, *, content: bytes = FAKE_JPEG
+    ) -> WebhookAnswer:
+        """An image message; its MediaId serves `content` for three days (media/get)."""
         media_id = media_id or f"media-{secrets.token_hex(8)}"
+        self.add_media(media_id, content)
         pic_url = f"http://mmbiz.qpic.cn/mmbiz_jpg/{media_id}/0"
         xml = self._message(openid, "image", PicUrl=pic_url, MediaId=media_id)
         return await self.deliver(openid, xml)
@@ -356,6 +373,9 @@ class FakeWeChat:
         if self.reply_quota is not None and self._since_interaction[openid] >= self.reply_quota:
             return self._error(openid, 45047, "out of response count limit")
         problem = _message_problem(body)
+        image = body.get("image") if body.get("msgtype") == "image" else None
+        if problem is None and image is not None and not self._media_valid(image["media_id"]):
+            problem = (40007, "invalid media_id")
         if problem is not None:
             return self._error(openid, *problem)
         self._since_interaction[openid] += 1
@@ -363,6 +383,57 @@ class FakeWeChat:
             self._sent[openid].append(body)
             self._changed.notify_all()
         return web.json_response({"errcode": 0, "errmsg": "ok"})
+
+    def _token_problem(self, request: web.Request) -> web.Response | None:
+        expiry = self._tokens.get(request.query.get("access_token", ""))
+        if expiry is None:
+            return self._error("", 40001, "invalid credential, access_token is invalid")
+        if self.clock() >= expiry:
+            return self._error("", 42001, "access_token expired")
+        return None
+
+    def _media_valid(self, media_id: object) -> bool:
+        entry = self._media.get(media_id) if isinstance(media_id, str) else None
+        return entry is not None and self.clock() < entry[1]
+
+    async def _media_get(self, request: web.Request) -> web.Response:
+        if (problem := self._token_problem(request)) is not None:
+            return problem
+        media_id = request.query.get("media_id", "")
+        self.media_gets.append(media_id)
+        if not self._media_valid(media_id):
+            return self._error("", 40007, "invalid media_id")
+        content = self._media[media_id][0]
+        return web.Response(
+            body=content,
+            content_type="image/jpeg",
+            headers={"Content-disposition": f'attachment; filename="{media_id}.jpg"'},
+        )
+
+    async def _media_upload(self, request: web.Request) -> web.Response:
+        if (problem := self._token_problem(request)) is not None:
+            return problem
+        if request.query.get("type") not in ("image", "voice", "video", "thumb"):
+            return self._error("", 40004, "invalid media type")
+        form = await request.post()
+        field = form.get("media")
+        if not isinstance(field, web.FileField):
+            return self._error("", 41005, "media data missing")
+        content = field.file.read()
+        if not content:
+            return self._error("", 41005, "media data missing")
+        if len(content) > 10 * 1024 * 1024:
+            return self._error("", 40009, "invalid image size")
+        media_id = f"upload-{secrets.token_hex(12)}"
+        self.add_media(media_id, content)
+        self.uploads.append((media_id, content))
+        return web.json_response(
+            {
+                "type": request.query["type"],
+                "media_id": media_id,
+                "created_at": int(self.clock().timestamp()),
+            }
+        )
 
     def _error(self, openid: str, errcode: int, errmsg: str) -> web.Response:
         self.errors.append((openid, errcode))
@@ -397,6 +468,15 @@ class FakeWeChat:
     def block(self, openid: str) -> None:
         """The user unfollowed the account: sends to them fail with 43004."""
         self._blocked.add(openid)
+
+    def add_media(self, media_id: str, content: bytes) -> None:
+        """Temporary media WeChat holds (as if a user sent it): valid for three days."""
+        self._media[media_id] = (content, self.clock() + MEDIA_LIFETIME)
+
+    def expire_media(self, media_id: str) -> None:
+        """The media_id has expired: media/get and image messages naming it answer 40007."""
+        content, _ = self._media[media_id]
+        self._media[media_id] = (content, self.clock() - timedelta(seconds=1))
 
     def close_window(self, openid: str) -> None:
         """As if the user had not interacted for over 48 hours."""
