@@ -163,7 +163,12 @@ class Jingtu:
     def attach_wechat(self) -> WeChatChannel:
         from bot.channels.wechat import WeChatChannel
 
-        channel = WeChatChannel(self.settings, self.conversation.process, clock=self.clock)
+        async def locale_of(openid: str) -> str | None:
+            return await people.locale_of(self.database, "wechat", openid)
+
+        channel = WeChatChannel(
+            self.settings, self.conversation.process, clock=self.clock, locale_of=locale_of
+        )
         self.senders["wechat"] = channel.sender
         self.wechat = channel
         return channel
