@@ -181,8 +181,15 @@ class Jingtu:
     def attach_wechat(self) -> WeChatChannel:
         from bot.channels.wechat import WeChatChannel
 
+        async def locale_of(openid: str) -> str | None:
+            return await people.locale_of(self.database, "wechat", openid)
+
         channel = WeChatChannel(
-            self.settings, self.conversation.process, clock=self.clock, store=self.media_store
+            self.settings,
+            self.conversation.process,
+            clock=self.clock,
+            locale_of=locale_of,
+            store=self.media_store,
         )
         self.senders["wechat"] = channel.sender
         self.media_sources["wechat"] = channel.media

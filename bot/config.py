@@ -38,6 +38,9 @@ class Settings:
     wechat_app_secret: str = field(default="", repr=False)
     wechat_aes_key: str = field(default="", repr=False)
     wechat_api_base_url: str = "https://api.weixin.qq.com"
+    # Choices as msgmenu messages; false (or an account that refuses them) → numbered lists.
+    wechat_menu_messages: bool = True
+    wechat_templates_file: str = ""  # empty: the shipped messages/wechat/templates.toml
     timezone: str = "Asia/Shanghai"
     default_locale: str = "zh-Hans"
     log_level: str = "INFO"
@@ -276,6 +279,12 @@ def _media_max_bytes(raw: str) -> int:
     return value
 
 
+def _existing_file(raw: str) -> str:
+    if not Path(raw).is_file():
+        raise ValueError("no such file")
+    return raw
+
+
 def _plain(raw: str) -> str:
     return raw
 
@@ -296,6 +305,8 @@ _VARIABLES = {
     "WECHAT_APP_SECRET": ("wechat_app_secret", _plain),
     "WECHAT_AES_KEY": ("wechat_aes_key", _plain),
     "WECHAT_API_BASE_URL": ("wechat_api_base_url", _url),
+    "WECHAT_MENU_MESSAGES": ("wechat_menu_messages", _bool),
+    "WECHAT_TEMPLATES_FILE": ("wechat_templates_file", _existing_file),
     "JINGTU_TIMEZONE": ("timezone", _timezone),
     "JINGTU_DEFAULT_LOCALE": ("default_locale", _choice(*SUPPORTED_LOCALES)),
     "JINGTU_LOG_LEVEL": ("log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR")),

@@ -27,10 +27,13 @@ as a warning, and nothing is stored.
 
 What becomes what: text → text; location (Location_X = latitude, Location_Y = longitude) →
 ``Location(lat, lon, "gcj02")``; image → its MediaId as the photo reference (PicUrl, a
-short-lived CDN link, is not kept); subscribe → ``/start`` (``/start CODE`` when the follow came
-from a QR code with scene CODE, and so does a SCAN by a follower); a custom-menu CLICK → its
-EventKey as a button press; voice, video and links → an empty message the dialog answers with
-its usual hint. Other events (unsubscribe, VIEW, periodic LOCATION reports) are ignored.
+short-lived CDN link, is not kept); voice → its speech recognition (``Recognition``, when the
+account has it on) as the text and its MediaId as ``voice``; subscribe → ``/start`` (``/start
+CODE`` when the follow came from a QR code with scene CODE, and so does a SCAN by a follower); a
+custom-menu CLICK → the command its key stands for (``report``, ``mycases``, ``subscribe``: the
+shipped ``messages/wechat/menu.json``, installed with ``python -m bot wechat menu install``),
+any other key as a button press; video and links → an empty message the dialog answers with its
+usual hint. Other events (unsubscribe, VIEW, periodic LOCATION reports) are ignored.
 
 Buttons. WeChat has no inline keyboards; customer-service "msgmenu" messages show the items as
 tappable lines under the text (``head_content``), at most ten per message. A tap comes back as a
@@ -46,15 +49,23 @@ allow 1–64 bytes): should WeChat refuse non-numeric ids, that table is the fal
 keyboard has no WeChat equivalent: its label is shown as the menu's last line with a pointer to
 the chat's ⊕ → Location, which sends a location message.
 
-The 48-hour window. The customer-service API may only write to someone who wrote to (or
-followed, or tapped the menu of) the account recently: within 48 hours, a few messages per
-interaction. Beyond that WeChat answers 45015/45047, which the outbox records as a permanent
-failure — so a supervisor who has not written to the account for 48 hours does not receive new
-cases through WeChat, and one who receives many notifications without answering runs out of
-the per-interaction quota (one Reply is one message, plus one per photo and per further ten
-buttons). The production answer is template messages (模板消息), which need
-templates approved for the account; that is out of scope here. Media ids of photos expire
-after three days, so older photos cannot be forwarded either.
+Numbered lists. Subscription and test accounts may not send msgmenu (WeChat answers 40200), and
+``WECHAT_MENU_MESSAGES=false`` turns menus off: then a Reply's buttons, flattened row by row, are
+a numbered plain-text list ("1. label" a line, then a line asking for the number, in the
+person's language), and the dialogs read the typed number back. The first 40200 re-sends that
+message as a list at once and switches this process to lists.
+
+The 48-hour window. The customer-service API writes only to someone who wrote to (or followed,
+or tapped the menu of) the account in the last 48 hours, and at most 5 messages per such
+interaction (each part of a Reply counts: a text, a menu, a photo); beyond that WeChat answers
+45015/45047. The sender remembers, per OpenID, when the person last wrote and how many messages
+went out since (``ServiceWindows``). A notice tagged with a kind (``Reply.notice``: a
+supervisor's new or escalated case, a resident's status change or follow-up question) that the
+window cannot carry goes as a template message (模板消息, ``/cgi-bin/message/template/send``)
+when ``WECHAT_TEMPLATES_FILE`` gives that kind a template; WeChat's 45015/45047 stays the truth
+and sends it by template too. Anything else fails permanently marked undelivered
+(`bot.delivery.undelivered`), so staff see it (``python -m bot wechat unreachable``). Media ids
+of photos expire after three days, so older photos cannot be forwarded either.
 
 Media. Photos arrive as MediaIds, which WeChat deletes after three days; the media fetcher
 downloads each with ``/cgi-bin/media/get`` (JSON with an errcode on failure, the bytes on
@@ -85,12 +96,15 @@ import logging
 import os
 import re
 import struct
+import tomllib
 import xml.etree.ElementTree as ET
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from xml.parsers import expat
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
@@ -104,13 +118,16 @@ from bot.channels.inbound_ids import (
     external_id,
     wechat_openid,
 )
-from bot.config import Settings
-from bot.delivery.message import StoredRef, parse_stored_ref
+from bot.config import ConfigError, Settings
+from bot.delivery.message import NoticeTag, StoredRef, parse_stored_ref
 from bot.delivery.outbox import PermanentFailure, RetryLater, SendError
+from bot.delivery.undelivered import undelivered
 from bot.domain.geo import Datum, convert
+from bot.services.notices import NOTICE_VALUES
 from bot.storage.media_store import MediaStore, MediaUnavailable, sniff_type
 from bot.storage.models import utcnow
 from handlers.contract import Button, Inbound, Location, Reply
+from messages import CATALOG_DIR, Translator
 
 log = logging.getLogger(__name__)
 
@@ -131,9 +148,19 @@ TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 INVALID_MEDIA_ID = 40007
 # Temporary media (uploads, and what users send) live three days; ours are renewed an hour early.
 MEDIA_LIFETIME = timedelta(days=3) - timedelta(hours=1)
+# The customer-service window: 48 hours after the person's last message, at most 5 messages.
+WINDOW = timedelta(hours=48)
+WINDOW_QUOTA = 5
+OUTSIDE_WINDOW = frozenset({45015, 45047})
+MENUS_REFUSED = 40200  # subscription and test accounts may not send msgmenu messages
+# The custom menu's CLICK keys (messages/wechat/menu.json) and the commands they stand for.
+MENU_COMMANDS = {"report": "/report", "mycases": "/mycases", "subscribe": "/subscribe"}
+SHIPPED_TEMPLATES = CATALOG_DIR / "wechat" / "templates.toml"
+SHIPPED_MENU = SHIPPED_TEMPLATES.with_name("menu.json")
 
 Process = Callable[[Inbound], Awaitable[Any]]
 Clock = Callable[[], datetime]
+LocaleOf = Callable[[str], Awaitable[str | None]]
 
 
 class BadMessage(ValueError):
@@ -312,10 +339,11 @@ def _message_to_inbound(fields: Mapping[str, str]) -> Inbound | None:
             return Inbound(**common)  # the dialog says it could not read a place
         return Inbound(location=Location(lat, lon, Datum.GCJ02.value), **common)
     if kind == "image":
-        media_id = fields.get("MediaId", "").strip()
-        if media_id and not _MEDIA_ID_RE.fullmatch(media_id):
-            raise BadId(f"MediaId is {describe(media_id)}, not 1-256 printable ASCII characters")
-        return Inbound(photo=media_id or None, **common)
+        return Inbound(photo=_media_id(fields), **common)
+    if kind == "voice":
+        # With speech recognition on (the admin's 接收语音识别结果), WeChat sends the words.
+        recognition = fields.get("Recognition", "").strip()
+        return Inbound(text=recognition or None, voice=_media_id(fields), **common)
     if kind == "event":
         event = fields.get("Event", "").strip().lower()
         key = fields.get("EventKey", "").strip()
@@ -325,9 +353,19 @@ def _message_to_inbound(fields: Mapping[str, str]) -> Inbound | None:
         if event == "scan" and key:
             return Inbound(text=f"/start {_event_key(key)}", **common)
         if event == "click" and key:
+            command = MENU_COMMANDS.get(key)
+            if command is not None:
+                return Inbound(text=command, **common)
             return Inbound(callback=_event_key(key), **common)
         return None
-    return Inbound(**common)  # voice, video, link …: the dialog answers with its hint
+    return Inbound(**common)  # video, link …: the dialog answers with its hint
+
+
+def _media_id(fields: Mapping[str, str]) -> str | None:
+    media_id = fields.get("MediaId", "").strip()
+    if media_id and not _MEDIA_ID_RE.fullmatch(media_id):
+        raise BadId(f"MediaId is {describe(media_id)}, not 1-256 printable ASCII characters")
+    return media_id or None
 
 
 # --------------------------------------------------------------------------- rendering
@@ -397,17 +435,35 @@ def _menu_message(openid: str, head: str, items: list[Button], tail: str) -> dic
     }
 
 
+def _body(reply: Reply) -> str:
+    """The Reply's text with its place as a line of coordinates and a map link."""
+    if reply.location is None:
+        return reply.text
+    line = location_line(reply.location)
+    return f"{reply.text}\n{line}" if reply.text else line
+
+
+def _hint(reply: Reply) -> str:
+    """A "share my location" keyboard has no WeChat equivalent: say where to find it."""
+    return f"{reply.request_location} → ⊕ → 📍" if reply.request_location else ""
+
+
+def _image_messages(openid: str, reply: Reply) -> list[dict[str, Any]]:
+    return [
+        {"touser": openid, "msgtype": "image", "image": {"media_id": media_id}}
+        for media_id in reply.photos
+    ]
+
+
 def render(openid: str, reply: Reply) -> list[dict[str, Any]]:
-    """The customer-service messages that show one Reply, in order."""
-    body = reply.text
-    if reply.location is not None:
-        body = f"{body}\n{location_line(reply.location)}" if body else location_line(reply.location)
+    """The customer-service messages that show one Reply, in order, choices as menus."""
+    body = _body(reply)
     buttons = [b for row in reply.buttons for b in row]
     for button in buttons:
         size = len(button.data.encode())
         if not 1 <= size <= MAX_CALLBACK_BYTES:
             raise PermanentFailure(f"button data not 1–64 bytes: {button.data[:20]!r}")
-    hint = f"{reply.request_location} → ⊕ → 📍" if reply.request_location else ""
+    hint = _hint(reply)
     messages: list[dict[str, Any]] = []
     if buttons:
         chunks = split_utf8(body or "…")
@@ -424,9 +480,215 @@ def render(openid: str, reply: Reply) -> list[dict[str, Any]]:
             body = f"{body}\n\n{hint}" if body else hint
         if body or not reply.photos:
             messages.extend(_text_message(openid, c) for c in split_utf8(body or "…"))
-    for media_id in reply.photos:
-        messages.append({"touser": openid, "msgtype": "image", "image": {"media_id": media_id}})
-    return messages
+    return messages + _image_messages(openid, reply)
+
+
+def numbered_choices(labels: Sequence[str], prompt: str, *, start: int = 1) -> str:
+    """Choices as plain text: "1. label" a line, numbered on from `start`, then the prompt.
+
+    The contract with the dialogs, which read a typed number back: the buttons of a Reply
+    flattened row by row and numbered from 1.
+    """
+    lines = [f"{start + i}. {label}" for i, label in enumerate(labels)]
+    return "\n".join([*lines, prompt])
+
+
+def render_numbered(openid: str, reply: Reply, prompt: str) -> list[dict[str, Any]]:
+    """The customer-service messages that show one Reply with its choices as a numbered list
+    (for accounts that may not send menus); `prompt` asks for the number, in the person's
+    language."""
+    labels = [b.label for row in reply.buttons for b in row]
+    parts = [p for p in (_body(reply), numbered_choices(labels, prompt) if labels else "") if p]
+    if hint := _hint(reply):
+        parts.append(hint)
+    text = "\n\n".join(parts)
+    messages: list[dict[str, Any]] = []
+    if text or not reply.photos:
+        messages.extend(_text_message(openid, c) for c in split_utf8(text or "…"))
+    return messages + _image_messages(openid, reply)
+
+
+def menu_as_numbered(message: dict[str, Any], prompt: str, *, start: int) -> list[dict[str, Any]]:
+    """One msgmenu message again as numbered text, its items numbered on from `start`."""
+    menu = message["msgmenu"]
+    labels = [str(item["content"]) for item in menu["list"]]
+    head = menu.get("head_content", "")
+    parts = [
+        p for p in (head if head != "…" else "", numbered_choices(labels, prompt, start=start)) if p
+    ]
+    if tail := menu.get("tail_content", ""):
+        parts.append(tail)
+    return [_text_message(message["touser"], c) for c in split_utf8("\n\n".join(parts))]
+
+
+# --------------------------------------------------------------------------- templates
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """One notice kind's template message: its id and its fields' values by notice value name."""
+
+    template_id: str
+    data: Mapping[str, str]  # the template's field name → a value name of the notice
+
+
+_TEMPLATE_FIELD_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
+_TEMPLATE_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+# How long a value of a typed field may be (the newer templates' field types), in characters.
+_FIELD_LIMITS = (
+    ("thing", 20),
+    ("character_string", 32),
+    ("phrase", 5),
+    ("number", 32),
+    ("letter", 32),
+    ("symbol", 5),
+    ("car_number", 8),
+    ("name", 10),
+    ("phone_number", 17),
+    ("amount", 32),
+    ("time", 32),
+    ("date", 32),
+)
+_CLASSIC_LIMIT = 200
+
+
+def load_templates(path: str | Path) -> dict[str, Template]:
+    """The templates of a TOML file (see messages/wechat/templates.toml); kinds without a
+    template id have none. A malformed file stops the program, naming the file and the fault."""
+    try:
+        config = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"WECHAT_TEMPLATES_FILE {path}: {exc}") from None
+    templates: dict[str, Template] = {}
+    for kind, table in config.items():
+        where = f"WECHAT_TEMPLATES_FILE {path}: [{kind}]"
+        if kind not in NOTICE_VALUES:
+            raise ConfigError(f"{where} is not a notice kind ({', '.join(NOTICE_VALUES)})")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where} must be a table")
+        template_id = table.get("template_id", "")
+        data = table.get("data", {})
+        if not isinstance(template_id, str) or (
+            template_id and not _TEMPLATE_ID_RE.fullmatch(template_id)
+        ):
+            raise ConfigError(f"{where} template_id must be a template id string")
+        if not isinstance(data, dict) or not data:
+            raise ConfigError(f"{where} data must map template fields to value names")
+        names = {*NOTICE_VALUES[kind], "time"}
+        for key, name in data.items():
+            if not _TEMPLATE_FIELD_RE.fullmatch(key):
+                raise ConfigError(f"{where} {key!r} is not a template field name")
+            if name not in names:
+                raise ConfigError(
+                    f"{where} {key} = {name!r}: not one of {', '.join(sorted(names))}"
+                )
+        if template_id:
+            templates[kind] = Template(template_id, dict(data))
+    return templates
+
+
+def _field_value(key: str, value: str) -> str:
+    limit = next((n for prefix, n in _FIELD_LIMITS if key.startswith(prefix)), _CLASSIC_LIMIT)
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def template_message(
+    openid: str, template: Template, notice: NoticeTag, *, sent_at: str
+) -> dict[str, Any]:
+    """The template/send body for a tagged notice; `sent_at` is the "time" value."""
+    values = {"time": sent_at, **notice.values}
+    return {
+        "touser": openid,
+        "template_id": template.template_id,
+        "data": {
+            key: {"value": _field_value(key, values.get(name, "") or "—")}
+            for key, name in template.data.items()
+        },
+    }
+
+
+# --------------------------------------------------------------------------- the custom menu
+
+MENU_TYPES_WITH_KEY = frozenset(
+    {
+        "click",
+        "scancode_push",
+        "scancode_waitmsg",
+        "pic_sysphoto",
+        "pic_photo_or_album",
+        "pic_weixin",
+        "location_select",
+    }
+)
+
+
+def menu_problems(menu: object) -> list[str]:
+    """What WeChat would refuse in a custom menu (menu/create), each problem named; [] if none.
+
+    At most 3 buttons, each with at most 5 sub-buttons; names at most 16 bytes (sub-buttons 60);
+    keys at most 128 bytes; view URLs at most 1,024 bytes.
+    """
+    if not isinstance(menu, dict) or not isinstance(menu.get("button"), list):
+        return ['the menu must be a JSON object with a "button" list']
+    top = menu["button"]
+    problems = []
+    if not 1 <= len(top) <= 3:
+        problems.append(f"{len(top)} buttons: a menu has 1 to 3")
+    for i, button in enumerate(top, 1):
+        where = f"button {i}"
+        if not isinstance(button, dict):
+            problems.append(f"{where} is not an object")
+            continue
+        problems += _name_problems(button, where, 16)
+        subs = button.get("sub_button")
+        if subs is None:
+            problems += _action_problems(button, where)
+            continue
+        if not isinstance(subs, list) or not 1 <= len(subs) <= 5:
+            problems.append(f"{where}: sub_button must list 1 to 5 buttons")
+            continue
+        for j, sub in enumerate(subs, 1):
+            sub_where = f"{where}.{j}"
+            if not isinstance(sub, dict):
+                problems.append(f"{sub_where} is not an object")
+                continue
+            if "sub_button" in sub:
+                problems.append(f"{sub_where}: sub-buttons have no sub-buttons")
+            problems += _name_problems(sub, sub_where, 60)
+            problems += _action_problems(sub, sub_where)
+    return problems
+
+
+def _name_problems(button: dict[str, Any], where: str, limit: int) -> list[str]:
+    name = button.get("name")
+    if not isinstance(name, str) or not name.strip():
+        return [f"{where}: no name"]
+    size = len(name.encode())
+    return [f"{where} {name!r}: name is {size} bytes, over {limit}"] if size > limit else []
+
+
+def _action_problems(button: dict[str, Any], where: str) -> list[str]:
+    kind = button.get("type")
+    if kind in MENU_TYPES_WITH_KEY:
+        key = button.get("key")
+        if not isinstance(key, str) or not 1 <= len(key.encode()) <= 128:
+            return [f"{where}: a {kind} button needs a key of 1 to 128 bytes"]
+        return []
+    if kind == "view":
+        url = button.get("url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            return [f"{where}: a view button needs an http(s) url"]
+        if len(url.encode()) > 1024:
+            return [f"{where}: url over 1,024 bytes"]
+        return []
+    if kind == "miniprogram":
+        missing = [k for k in ("url", "appid", "pagepath") if not button.get(k)]
+        return [f"{where}: a miniprogram button needs {', '.join(missing)}"] if missing else []
+    if kind in ("media_id", "view_limited"):
+        return [] if button.get("media_id") else [f"{where}: a {kind} button needs a media_id"]
+    if kind in ("article_id", "article_view_limited"):
+        return [] if button.get("article_id") else [f"{where}: a {kind} button needs an article_id"]
+    return [f"{where}: type {kind!r} is not a WeChat menu button type"]
 
 
 # --------------------------------------------------------------------------- outbound
@@ -436,19 +698,46 @@ class InvalidMediaId(PermanentFailure):
     """WeChat does not know the media_id (40007): temporary media expire after three days."""
 
 
+class OutsideWindow(PermanentFailure):
+    """45015/45047: the customer-service API cannot reach the person now; a template could."""
+
+
+class MenusRefused(PermanentFailure):
+    """40200: this account may not send menu messages (subscription and test accounts)."""
+
+
 def send_error(code: int, errmsg: str) -> SendError:
-    """The outbox's reading of a customer-service API error code."""
+    """The outbox's reading of an API error code (customer service, templates, menus)."""
     detail = f"wechat errcode {code}: {errmsg[:200]}"
-    if code in (45015, 45047):
-        return PermanentFailure(
-            f"{detail} — outside the customer-service window (the person has not written to "
-            "the account in the last 48 hours, or the reply quota for their last message is "
-            "spent); only a template message could reach them now"
+    if code in OUTSIDE_WINDOW:
+        return OutsideWindow(
+            undelivered(
+                f"{detail} — outside the customer-service window (the person has not written "
+                "to the account in the last 48 hours, or the reply quota for their last "
+                "message is spent); only a template message could reach them now"
+            )
         )
+    if code == MENUS_REFUSED:
+        return MenusRefused(f"{detail} — this account may not send menu messages")
     if code == 43004:
-        return PermanentFailure(f"{detail} — the person unfollowed the account", unreachable=True)
+        return PermanentFailure(
+            undelivered(f"{detail} — the person unfollowed the account"), unreachable=True
+        )
     if code == 40003:
-        return PermanentFailure(f"{detail} — not an OpenID of this account", unreachable=True)
+        return PermanentFailure(
+            undelivered(f"{detail} — not an OpenID of this account"), unreachable=True
+        )
+    if code == 43101:
+        return PermanentFailure(
+            undelivered(f"{detail} — the person turned off this account's notifications")
+        )
+    if code in (40037, 47003):
+        return PermanentFailure(
+            undelivered(
+                f"{detail} — WeChat refused the template: check its id and fields in "
+                "WECHAT_TEMPLATES_FILE against the account's templates"
+            )
+        )
     if code == 45009:
         return RetryLater(f"{detail} — daily API quota reached", retry_after=3600.0)
     if code == INVALID_MEDIA_ID:
@@ -458,11 +747,67 @@ def send_error(code: int, errmsg: str) -> SendError:
     return RetryLater(detail)  # -1 (system busy), token errors and anything unknown
 
 
+@dataclass
+class _Window:
+    opened: datetime
+    sent: int = 0
+
+
+@dataclass
+class ServiceWindows:
+    """What this process knows of each person's customer-service window: when they last
+    wrote, and how many customer-service messages went out to them since.
+
+    WeChat's answer stays the truth (another process may have seen a later message, and after
+    a restart nothing is known): this only lets a notice that has a template go by template
+    without first trying a call sure to fail.
+    """
+
+    clock: Clock
+    _windows: dict[str, _Window] = field(default_factory=dict)
+
+    def opened(self, openid: str) -> None:
+        """The person wrote (followed, tapped): a new window and a new quota."""
+        now = self.clock()
+        if len(self._windows) >= 10_000:
+            self._windows = {k: w for k, w in self._windows.items() if now - w.opened <= WINDOW}
+        self._windows[openid] = _Window(now)
+
+    def spent(self, openid: str) -> None:
+        if (window := self._windows.get(openid)) is not None:
+            window.sent += 1
+
+    def closed(self, openid: str) -> None:
+        """WeChat said the window is shut: nothing more until the person writes."""
+        window = self._windows.setdefault(openid, _Window(self.clock()))
+        window.sent = WINDOW_QUOTA
+
+    def room(self, openid: str) -> int | None:
+        """How many more messages the window takes; None when this process does not know."""
+        window = self._windows.get(openid)
+        if window is None:
+            return None
+        if self.clock() - window.opened > WINDOW:
+            return 0
+        return max(WINDOW_QUOTA - window.sent, 0)
+
+
 class WeChatSender:
-    """Sends outbox payloads through the customer-service API; raises the outbox's errors."""
+    """Sends outbox payloads to WeChat, raising the outbox's errors.
+
+    Inside the person's customer-service window: customer-service messages, choices as menus
+    (numbered lists when menus are off or refused). Outside it, a tagged notice whose kind has
+    a template goes as a template message; anything else fails permanently, marked undelivered.
+    """
 
     def __init__(
-        self, settings: Settings, *, clock: Clock = utcnow, store: MediaStore | None = None
+        self,
+        settings: Settings,
+        *,
+        clock: Clock = utcnow,
+        locale_of: LocaleOf | None = None,
+        templates: Mapping[str, Template] | None = None,
+        store: MediaStore | None = None,
     ) -> None:
         self.store = store
         # Stored photo → (its uploaded media_id, when we stop using it).
@@ -471,6 +816,16 @@ class WeChatSender:
         self.app_id = settings.wechat_app_id
         self._secret = settings.wechat_app_secret
         self.clock = clock
+        self.tz = ZoneInfo(settings.timezone)
+        self.default_locale = settings.default_locale
+        self.locale_of = locale_of
+        self.templates = (
+            load_templates(settings.wechat_templates_file or SHIPPED_TEMPLATES)
+            if templates is None
+            else dict(templates)
+        )
+        self.windows = ServiceWindows(clock)
+        self.menus = settings.wechat_menu_messages  # False once WeChat refuses them (40200)
         self._token: str | None = None
         self._token_expires: datetime | None = None
         self._token_lock = asyncio.Lock()
@@ -548,17 +903,16 @@ class WeChatSender:
         if self._token == token:
             self._token = None
 
-    async def post_message(self, message: dict[str, Any]) -> None:
-        """Send one customer-service message, renewing the token once if WeChat refuses it."""
+    async def call_api(self, path: str, body: dict[str, Any]) -> None:
+        """POST one API request with the access token, renewing the token once if WeChat
+        refuses it; a non-zero errcode raises its `send_error`."""
         for attempt in range(2):
             token = await self.access_token()
-            result = await self._call(
-                "POST", "/cgi-bin/message/custom/send", {"access_token": token}, message
-            )
+            result = await self._call("POST", path, {"access_token": token}, body)
             try:
                 code = int(result.get("errcode", 0))
             except (TypeError, ValueError):
-                raise RetryLater("custom/send: errcode is not a number") from None
+                raise RetryLater(f"{path}: errcode is not a number") from None
             if code == 0:
                 return
             if code in TOKEN_ERRORS and attempt == 0:
@@ -566,8 +920,51 @@ class WeChatSender:
                 continue
             raise send_error(code, str(result.get("errmsg", "")))
 
+    async def post_message(self, message: dict[str, Any]) -> None:
+        """Send one customer-service message; it counts against the person's window quota."""
+        await self.call_api("/cgi-bin/message/custom/send", message)
+        self.windows.spent(str(message["touser"]))
+
+    async def send_template(self, openid: str, template: Template, notice: NoticeTag) -> None:
+        sent_at = self.clock().astimezone(self.tz).strftime("%Y-%m-%d %H:%M")
+        body = template_message(openid, template, notice, sent_at=sent_at)
+        await self.call_api("/cgi-bin/message/template/send", body)
+
+    async def install_menu(self, menu: dict[str, Any]) -> None:
+        """Replace the account's custom menu (menu/create)."""
+        await self.call_api("/cgi-bin/menu/create", menu)
+
+    async def _prompt(self, openid: str) -> str:
+        locale = await self.locale_of(openid) if self.locale_of is not None else None
+        return Translator(locale or self.default_locale)("choice-reply-with-number")
+
+    async def _render(self, openid: str, reply: Reply) -> list[dict[str, Any]]:
+        if reply.buttons and not self.menus:
+            return render_numbered(openid, reply, await self._prompt(openid))
+        return render(openid, reply)
+
     async def send(self, chat_id: str, payload: dict[str, Any]) -> None:
         reply = Reply.from_payload(payload)
+        notice = reply.notice
+        template = self.templates.get(notice.kind) if notice is not None else None
+        reply, stored_by_id = await self._resolve_photos(reply)
+        parts = await self._render(chat_id, reply)
+        room = self.windows.room(chat_id)
+        if notice is not None and template is not None and room is not None and room < len(parts):
+            await self.send_template(chat_id, template, notice)
+            return
+        try:
+            await self._send_parts(chat_id, parts, stored_by_id)
+        except OutsideWindow as exc:
+            self.windows.closed(chat_id)
+            if notice is None:
+                raise
+            if template is None:
+                raise OutsideWindow(f"{exc}; no template for {notice.kind} notices") from None
+            await self.send_template(chat_id, template, notice)
+
+    async def _resolve_photos(self, reply: Reply) -> tuple[Reply, dict[str, str]]:
+        """The reply with stored photos replaced by MediaIds, and which stored photo each shows."""
         stored_by_id: dict[str, str] = {}  # media_id → the stored photo it shows
         if any(parse_stored_ref(ref) for ref in reply.photos):
             photos = []
@@ -579,20 +976,45 @@ class WeChatSender:
                     if stored is not None:
                         stored_by_id[media_id] = stored.sha256
             reply = replace(reply, photos=tuple(photos))
-        for message in render(chat_id, reply):
-            sha256 = stored_by_id.get((message.get("image") or {}).get("media_id", ""))
-            if sha256 is None:
-                await self.post_message(message)
+        return reply, stored_by_id
+
+    async def _send_parts(
+        self, openid: str, parts: list[dict[str, Any]], stored_by_id: Mapping[str, str]
+    ) -> None:
+        start = 1  # the number of a menu's first item, should it have to become a list
+        for part in parts:
+            if part["msgtype"] == "image":
+                await self._post_image(part, stored_by_id)
+                continue
+            if part["msgtype"] != "msgmenu":
+                await self.post_message(part)
                 continue
             try:
-                await self.post_message(message)
-            except InvalidMediaId:
-                # Expired (three days) or forgotten: upload the stored file again, send once more.
-                self.uploaded.pop(sha256, None)
-                fresh = await self.upload_image(sha256)
-                if fresh is None:
-                    raise
-                await self.post_message({**message, "image": {"media_id": fresh}})
+                await self.post_message(part)
+            except MenusRefused:
+                if self.menus:
+                    log.warning("WeChat refuses menu messages (40200): choices are lists now")
+                self.menus = False
+                for text in menu_as_numbered(part, await self._prompt(openid), start=start):
+                    await self.post_message(text)
+            start += len(part["msgmenu"]["list"])
+
+    async def _post_image(self, message: dict[str, Any], stored_by_id: Mapping[str, str]) -> None:
+        """An image message; a stored photo whose MediaId WeChat has forgotten goes again."""
+        media_id = (message.get("image") or {}).get("media_id", "")
+        sha256 = stored_by_id.get(media_id)
+        if sha256 is None:
+            await self.post_message(message)
+            return
+        try:
+            await self.post_message(message)
+        except InvalidMediaId:
+            # Expired (three days) or forgotten: upload the stored file again, send once more.
+            self.uploaded.pop(sha256, None)
+            fresh = await self.upload_image(sha256)
+            if fresh is None:
+                raise
+            await self.post_message({**message, "image": {"media_id": fresh}})
 
     # --- media ------------------------------------------------------------------------------
 
@@ -729,8 +1151,11 @@ class WeChatChannel:
         process: Process,
         *,
         clock: Clock = utcnow,
+        locale_of: LocaleOf | None = None,
         store: MediaStore | None = None,
     ) -> None:
+        """`locale_of(openid)`: the language a person chose, for the few texts the channel
+        itself writes (how to answer a numbered list)."""
         if not settings.wechat_token:
             raise ValueError("WECHAT_TOKEN is needed to check WeChat's signatures")
         self.settings = settings
@@ -741,7 +1166,7 @@ class WeChatChannel:
             if settings.wechat_aes_key
             else None
         )
-        self.sender = WeChatSender(settings, clock=clock, store=store)
+        self.sender = WeChatSender(settings, clock=clock, locale_of=locale_of, store=store)
         self.media = WeChatMedia(self.sender)
         self._chats: dict[str, _ChatQueue] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -793,6 +1218,7 @@ class WeChatChannel:
             return web.Response(status=400, text="bad request")
         inbound = message_to_inbound(fields)
         if inbound is not None:
+            self.sender.windows.opened(inbound.user_id)  # before any reply can go out
             self._spawn(inbound)
         return web.Response(text="success")
 

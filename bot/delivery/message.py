@@ -60,6 +60,20 @@ class Button:
 
 
 @dataclass(frozen=True, slots=True)
+class NoticeTag:
+    """What a notice is about, for a channel that must reach a person another way.
+
+    WeChat reaches people outside its 48-hour window only by template messages (模板消息),
+    which carry named values rather than free text: `values` holds them, flat and as text
+    (case number, category label, status, cell name, times in the bureau's time zone). It
+    never holds the identity of an anonymous case's reporter.
+    """
+
+    kind: str  # case-new | case-escalated | case-status | follow-up
+    values: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """A message for a person; channels render it within their own limits."""
 
@@ -69,9 +83,10 @@ class Reply:
     location: Location | None = None
     photos: tuple[str, ...] = ()  # file references valid on the recipient's channel
     remove_keyboard: bool = False
+    notice: NoticeTag | None = None
 
     def to_payload(self) -> dict[str, Any]:
-        return {
+        payload: dict[str, Any] = {
             "text": self.text,
             "buttons": [[{"label": b.label, "data": b.data} for b in row] for row in self.buttons],
             "request_location": self.request_location,
@@ -87,10 +102,14 @@ class Reply:
             "photos": list(self.photos),
             "remove_keyboard": self.remove_keyboard,
         }
+        if self.notice is not None:
+            payload["notice"] = {"kind": self.notice.kind, "values": dict(self.notice.values)}
+        return payload
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> Reply:
         loc = payload.get("location")
+        tag = payload.get("notice")  # absent from payloads written before notices were tagged
         return cls(
             text=str(payload.get("text", "")),
             buttons=tuple(
@@ -103,4 +122,9 @@ class Reply:
             else Location(loc["lat"], loc["lon"], loc.get("datum", "wgs84")),
             photos=tuple(payload.get("photos") or ()),
             remove_keyboard=bool(payload.get("remove_keyboard")),
+            notice=None
+            if not tag
+            else NoticeTag(
+                str(tag["kind"]), {str(k): str(v) for k, v in (tag.get("values") or {}).items()}
+            ),
         )

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from bot.delivery.message import Button, Location, Reply, stored_ref
+from bot.delivery.message import Button, Location, NoticeTag, Reply, stored_ref
 from bot.delivery.outbox import Envelope
 from bot.domain.access import Verb, offered_verbs
 from bot.domain.cases import Status
@@ -23,6 +23,16 @@ from bot.domain.geo import Datum, convert
 from bot.domain.grid import GridIndex
 from bot.services import callbacks
 from messages import LOCALES, Translator
+
+# The notices that tag themselves (`Reply.notice`), and the values each carries. A channel that
+# reaches people by template maps its template's fields onto these names. Every kind also has
+# "title" (the notice's first line) and "hint" (how to see more), both in the recipient's locale.
+NOTICE_VALUES: dict[str, tuple[str, ...]] = {
+    "case-new": ("title", "hint", "number", "category", "cell", "deadline"),
+    "case-escalated": ("title", "hint", "number", "cell"),
+    "case-status": ("title", "hint", "number", "status", "cell"),
+    "follow-up": ("title", "hint", "number", "days"),
+}
 
 # The datum each channel's map shows: Telegram clients use WGS-84, WeChat uses GCJ-02.
 CHANNEL_DATUM = {"telegram": Datum.WGS84, "console": Datum.WGS84, "wechat": Datum.GCJ02}
@@ -152,6 +162,13 @@ def follow_up_buttons(t: Translator, case_id: int) -> tuple[tuple[Button, ...], 
     )
 
 
+def notice_tag(t: Translator, kind: str, text: str, **values: str) -> NoticeTag:
+    """The tag of a notice: its kind, its first line as title, a hint and its own values."""
+    assert set(values) | {"title", "hint"} == set(NOTICE_VALUES[kind]), kind
+    title = text.strip().split("\n", 1)[0].strip()
+    return NoticeTag(kind, {"title": title, "hint": t("notice-hint"), **values})
+
+
 def _days(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
@@ -226,6 +243,15 @@ def case_card_envelopes(
             buttons=action_buttons(t, case.id, case.status),
             location=location_for(chat.channel, case, grid),
             photos=photos_for(chat.channel, photos, photo_channel),
+            notice=notice_tag(
+                t,
+                "case-new",
+                text,
+                number=case.number,
+                category=t(f"category-{case.category}"),
+                cell=cell_name(grid, chat.cell_code, t.locale),
+                deadline=local_time(case.ack_due_at, timezone),
+            ),
         )
         envelopes.append(
             Envelope(
@@ -289,7 +315,46 @@ def reporter_reply(
     event_id: int | None = None,
     photos: Sequence[str] = (),
 ) -> Reply | None:
-    """What a reporter reads of one event, or None when it is no news to them."""
+    """What a reporter reads of one event, or None when it is no news to them; tagged as the
+    follow-up question or a status change."""
+    reply = _reporter_reply(
+        t,
+        event,
+        number=number,
+        case_id=case_id,
+        grid=grid,
+        follow_up_days=follow_up_days,
+        event_id=event_id,
+        photos=photos,
+    )
+    if reply is None:
+        return None
+    if event.kind == "follow_up":
+        tag = notice_tag(t, "follow-up", reply.text, number=number, days=str(_days(follow_up_days)))
+    else:
+        acting = str(event.data.get("cell") or event.to_cell or "")
+        tag = notice_tag(
+            t,
+            "case-status",
+            reply.text,
+            number=number,
+            status=t(f"status-{event.to_status}") if event.to_status else "",
+            cell=cell_name(grid, acting, t.locale) if acting else "",
+        )
+    return replace(reply, notice=tag)
+
+
+def _reporter_reply(
+    t: Translator,
+    event: Event,
+    *,
+    number: str,
+    case_id: int,
+    grid: GridIndex,
+    follow_up_days: float,
+    event_id: int | None = None,
+    photos: Sequence[str] = (),
+) -> Reply | None:
     data = event.data
     acting = str(data.get("cell") or event.to_cell or "")
 
@@ -481,6 +546,8 @@ def escalation_digests(
     for chat in chats:
         chats_by_cell[chat.cell_code].append(chat)
     sections: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    numbers_of: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    cells_of: dict[tuple[str, str, str], list[str]] = defaultdict(list)
     arrived: dict[tuple[str, str, str], list[EscalationNotice]] = defaultdict(list)
     for (kind, cell, other, reason), items in groups.items():
         numbers = [n.number for n in items]
@@ -491,6 +558,9 @@ def escalation_digests(
             t = translator(chat.locale, default_locale)
             key = (chat.channel, chat.chat_id, t.locale)
             sections[key].append(_section(t, grid, kind, reason, cell, other, shown))
+            numbers_of[key].extend(n for n in numbers if n not in numbers_of[key])
+            if (name := cell_name(grid, cell, t.locale)) not in cells_of[key]:
+                cells_of[key].append(name)
             if kind != "out":
                 arrived[key].extend(items)
     envelopes: list[Envelope] = []
@@ -501,15 +571,29 @@ def escalation_digests(
         buttons = (
             action_buttons(Translator(locale), single.case_id, single.status) if single else ()
         )
+        text = "\n\n".join(texts)
+        key = (channel, chat_id, locale)
+        tag = notice_tag(
+            Translator(locale),
+            "case-escalated",
+            text,
+            number=_listed(numbers_of[key]),
+            cell=", ".join(cells_of[key]),
+        )
         envelopes.append(
             Envelope(
                 channel,
                 chat_id,
-                Reply("\n\n".join(texts), buttons=buttons).to_payload(),
+                Reply(text, buttons=buttons, notice=tag).to_payload(),
                 case_id=single.case_id if single else None,
             )
         )
     return envelopes
+
+
+def _listed(numbers: Sequence[str]) -> str:
+    shown = ", ".join(numbers[:DIGEST_MAX_NUMBERS])
+    return shown + (" …" if len(numbers) > DIGEST_MAX_NUMBERS else "")
 
 
 def _section(

@@ -73,3 +73,15 @@ async def mark_unreachable_and_unsubscribe(database: Database, channel: str, cha
             )
         ).all()
         await unsubscribe_unreachable(session, list(ids))
+
+
+async def locale_of(database: Database, channel: str, user_id: str) -> str | None:
+    """The language a person chose, or None when they have not (or are not known)."""
+    async with database.reader() as session:
+        return (
+            await session.scalars(
+                select(Person.locale).where(
+                    Person.channel == channel, Person.channel_user_id == user_id
+                )
+            )
+        ).first()

@@ -210,6 +210,7 @@ async def test_a_stored_photo_whose_media_id_expired_is_uploaded_again_and_sent_
         assert photo.sha256 == sha256(FAKE_JPEG)
         wx.fake.expire_media("photo-alice-0")
         assert wx.app.wechat is not None
+        await wx.text("sup", "/help")  # a fresh 48-hour window and reply quota
         sender = wx.app.wechat.sender
         reply = Reply("Case 2026-00001", photos=(stored_ref(photo.sha256, "photo-alice-0"),))
         await sender.send(wx.openid("sup"), reply.to_payload())

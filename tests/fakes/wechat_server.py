@@ -8,16 +8,26 @@ WeChat's two roles, both over HTTP:
   given) encrypted with AES-256-CBC and signed with ``msg_signature``. The call returns once the
   webhook has answered, with its status and body.
 * it *serves* the API: ``GET /cgi-bin/token`` issues access tokens (with an expiry; see
-  ``expire_tokens``) and ``POST /cgi-bin/message/custom/send`` checks the token and the message
-  and records what each OpenID received (``sent_to``, ``wait_for_messages``).
+  ``expire_tokens``); ``POST /cgi-bin/message/custom/send`` checks the token and the message
+  and records what each OpenID received (``sent_to``, ``wait_for_messages``);
+  ``POST /cgi-bin/message/template/send`` sends a template message of a template the account
+  has (``add_template``), recorded in ``templates_to``; ``POST /cgi-bin/menu/create`` checks
+  and records the custom menu (``menu``).
 
 The encryption here is written independently of Jingtu's, from WeChat's description, so the two
 check each other. Fidelity notes, where the fake copies behaviour code may trip over:
 
 * The customer-service window: a message to someone who has not interacted (written, followed,
   tapped) in the last 48 hours — by the fake's clock, the tests' clock — is refused with 45015;
-  ``close_window`` forgets an interaction. ``reply_quota`` (off by default) also caps the messages
-  per interaction (45047), as WeChat's "5 messages per user message" rule does.
+  ``close_window`` forgets an interaction. ``reply_quota`` (5, as WeChat's "5 messages per user
+  message" rule; None turns it off) caps the messages per interaction (45047).
+* ``account="subscription"``: a subscription (or test) account, whose msgmenu messages WeChat
+  refuses with 40200.
+* Template messages are not bound to the window. Unknown template id → 40037; data that is not
+  ``{field: {"value": text}}`` over the template's own fields, or a ``thing`` value over 20
+  characters → 47003; an unfollowed user → 43004.
+* menu/create: over 3 buttons or 5 sub-buttons → 40016/40023, a name over 16 (sub: 60) bytes →
+  40018/40019-style refusals as WeChat numbers them, an unknown type → 40017.
 * Unknown or expired access tokens → 40001 / 42001; ``block`` (the user unfollowed) → 43004;
   text over 2,048 bytes → 45002; a msgmenu with no items, over 10 items, an empty id or content,
   or a head over 1,024 bytes → 47001; JSON sent with ``\\u`` escapes is accepted (as WeChat
@@ -109,7 +119,8 @@ class FakeWeChat:
         aes_key: str = "",
         clock: Callable[[], datetime] | None = None,
         token_lifetime: int = 7200,
-        reply_quota: int | None = None,
+        reply_quota: int | None = 5,
+        account: str = "service",
     ) -> None:
         self.token = token
         self.app_id = app_id
@@ -118,6 +129,10 @@ class FakeWeChat:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.token_lifetime = token_lifetime
         self.reply_quota = reply_quota
+        self.account = account
+        self.menu: JSONDict | None = None  # the custom menu last created
+        self._templates: dict[str, tuple[str, ...]] = {}  # template id → its field names
+        self._templates_sent: dict[str, list[JSONDict]] = defaultdict(list)
         self.webhook_url: str | None = None
         self.tokens_issued = 0
         self.token_requests: list[JSONDict] = []  # the query of each /cgi-bin/token call
@@ -147,6 +162,8 @@ class FakeWeChat:
         app.router.add_post("/cgi-bin/message/custom/send", self._custom_send)
         app.router.add_get("/cgi-bin/media/get", self._media_get)
         app.router.add_post("/cgi-bin/media/upload", self._media_upload)
+        app.router.add_post("/cgi-bin/message/template/send", self._template_send)
+        app.router.add_post("/cgi-bin/menu/create", self._menu_create)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -223,6 +240,15 @@ class FakeWeChat:
         """A tap on a msgmenu item: a text message carrying the item's id in bizmsgmenuid."""
         xml = self._message(openid, "text", Content=content, bizmsgmenuid=menu_id)
         return await self.deliver(openid, xml)
+
+    async def user_voice(
+        self, openid: str, media_id: str, *, recognition: str | None = None
+    ) -> WebhookAnswer:
+        """A voice message; with speech recognition on, WeChat adds the words (Recognition)."""
+        fields: dict[str, str | int | float] = {"MediaId": media_id, "Format": "amr"}
+        if recognition is not None:
+            fields["Recognition"] = recognition
+        return await self.deliver(openid, self._message(openid, "voice", **fields))
 
     async def user_subscribe(self, openid: str, *, scene: str | None = None) -> WebhookAnswer:
         fields: JSONDict = self.openid_fields(openid, "event", Event="subscribe")
@@ -343,7 +369,8 @@ class FakeWeChat:
         for token in self._tokens:
             self._tokens[token] = past
 
-    async def _custom_send(self, request: web.Request) -> web.Response:
+    async def _authorized_body(self, request: web.Request) -> JSONDict | web.Response:
+        """The request's JSON object, or the error WeChat answers for its token or body."""
         token = request.query.get("access_token", "")
         expiry = self._tokens.get(token)
         if expiry is None:
@@ -356,6 +383,12 @@ class FakeWeChat:
             return self._error("", 47001, "data format error")
         if not isinstance(body, dict):
             return self._error("", 47001, "data format error")
+        return body
+
+    async def _custom_send(self, request: web.Request) -> web.Response:
+        body = await self._authorized_body(request)
+        if isinstance(body, web.Response):
+            return body
         openid = str(body.get("touser", ""))
         if self._faults:
             fault = self._faults.popleft()
@@ -372,6 +405,8 @@ class FakeWeChat:
             )
         if self.reply_quota is not None and self._since_interaction[openid] >= self.reply_quota:
             return self._error(openid, 45047, "out of response count limit")
+        if body.get("msgtype") == "msgmenu" and self.account == "subscription":
+            return self._error(openid, 40200, "invalid account type")
         problem = _message_problem(body)
         image = body.get("image") if body.get("msgtype") == "image" else None
         if problem is None and image is not None and not self._media_valid(image["media_id"]):
@@ -435,6 +470,36 @@ class FakeWeChat:
             }
         )
 
+    async def _template_send(self, request: web.Request) -> web.Response:
+        body = await self._authorized_body(request)
+        if isinstance(body, web.Response):
+            return body
+        openid = str(body.get("touser", ""))
+        if not openid:
+            return self._error(openid, 40003, "invalid openid")
+        if openid in self._blocked:
+            return self._error(openid, 43004, "require subscribe")
+        fields = self._templates.get(str(body.get("template_id", "")))
+        if fields is None:
+            return self._error(openid, 40037, "invalid template_id")
+        if not _template_data_fits(body.get("data"), fields):
+            return self._error(openid, 47003, "argument invalid! data.value invalid")
+        msg_id = next(self._msg_ids)
+        async with self._changed:
+            self._templates_sent[openid].append(body)
+            self._changed.notify_all()
+        return web.json_response({"errcode": 0, "errmsg": "ok", "msgid": msg_id})
+
+    async def _menu_create(self, request: web.Request) -> web.Response:
+        body = await self._authorized_body(request)
+        if isinstance(body, web.Response):
+            return body
+        problem = _menu_problem(body)
+        if problem is not None:
+            return self._error("", *problem)
+        self.menu = body
+        return web.json_response({"errcode": 0, "errmsg": "ok"})
+
     def _error(self, openid: str, errcode: int, errmsg: str) -> web.Response:
         self.errors.append((openid, errcode))
         return web.json_response({"errcode": errcode, "errmsg": f"{errmsg} rid: fake"})
@@ -464,6 +529,14 @@ class FakeWeChat:
     ) -> None:
         for _ in range(times):
             self._faults.append(_Fault(errcode, errmsg, http_status))
+
+    def add_template(self, template_id: str, fields: tuple[str, ...]) -> None:
+        """A template the account picked from the library, with its fields' names."""
+        self._templates[template_id] = fields
+
+    def templates_to(self, openid: str) -> list[JSONDict]:
+        """The template messages this OpenID received (the template/send bodies), in order."""
+        return list(self._templates_sent.get(openid, []))
 
     def block(self, openid: str) -> None:
         """The user unfollowed the account: sends to them fail with 43004."""
@@ -508,3 +581,58 @@ def _message_problem(body: JSONDict) -> tuple[int, str] | None:
                 return 47001, "data format error"
         return None
     return 40008, "invalid message type"
+
+
+def _template_data_fits(data: object, fields: tuple[str, ...]) -> bool:
+    if not isinstance(data, dict) or not data:
+        return False
+    for key, item in data.items():
+        if key not in fields or not isinstance(item, dict):
+            return False
+        value = item.get("value")
+        if not isinstance(value, str):
+            return False
+        if key.startswith("thing") and len(value) > 20:
+            return False
+        if key.startswith("character_string") and len(value) > 32:
+            return False
+    return True
+
+
+_MENU_TYPES = {
+    "click",
+    "view",
+    "scancode_push",
+    "scancode_waitmsg",
+    "pic_sysphoto",
+    "pic_photo_or_album",
+    "pic_weixin",
+    "location_select",
+    "media_id",
+    "article_id",
+    "article_view_limited",
+    "miniprogram",
+}
+
+
+def _menu_problem(body: JSONDict) -> tuple[int, str] | None:
+    buttons = body.get("button")
+    if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
+        return 40016, "invalid button size"
+    for button in buttons:
+        if not isinstance(button, dict) or not isinstance(button.get("name"), str):
+            return 40016, "invalid button size"
+        if len(button["name"].encode()) > 16:
+            return 40018, "invalid button name size"
+        subs = button.get("sub_button")
+        items = subs if subs is not None else [button]
+        if subs is not None and (not isinstance(subs, list) or not 1 <= len(subs) <= 5):
+            return 40023, "invalid sub button size"
+        for item in items:
+            if item is not button and len(str(item.get("name", "")).encode()) > 60:
+                return 40025, "invalid sub button name size"
+            if item.get("type") not in _MENU_TYPES:
+                return 40017, "invalid button type"
+            if item["type"] == "click" and not 1 <= len(str(item.get("key", "")).encode()) <= 128:
+                return 40019, "invalid button key size"
+    return None

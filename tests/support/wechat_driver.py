@@ -93,6 +93,18 @@ class WeChatDriver(Driver):
     async def photo(self, user: str, ref: str) -> list[Seen]:
         return await self._after(user, self.fake.user_image(self.openid(user), ref))
 
+    async def voice(self, user: str, media_id: str, recognition: str | None) -> list[Seen]:
+        voice = self.fake.user_voice(self.openid(user), media_id, recognition=recognition)
+        return await self._after(user, voice)
+
+    async def click(self, user: str, key: str) -> list[Seen]:
+        """A tap on the custom menu's CLICK button with this key."""
+        return await self._after(user, self.fake.user_click(self.openid(user), key))
+
+    def templates(self, user: str) -> list[dict[str, Any]]:
+        """The template messages the user received (template/send bodies)."""
+        return self.fake.templates_to(self.openid(user))
+
     async def subscribe(self, user: str, *, scene: str | None = None) -> list[Seen]:
         return await self._after(user, self.fake.user_subscribe(self.openid(user), scene=scene))
 
