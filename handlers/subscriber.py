@@ -93,7 +93,7 @@ async def show_settings(turn: Turn) -> None:
         Reply(
             t(
                 "settings-show",
-                topics=", ".join(t(f"topic-{s.topic}") for s in current),
+                topics=t.join([t(f"topic-{s.topic}") for s in current]),
                 area=area_name(turn, current[0].area_cell_code),
                 language=LANGUAGE_LABELS.get(turn.locale, turn.locale),
                 quiet=t("quiet-off") if QuietHours.parse(quiet).start is None else quiet,
@@ -242,7 +242,7 @@ async def subscribe_step(turn: Turn, inbound: Inbound) -> None:
         return
 
     if step in {"area", "pick"}:
-        location = inbound.location or parse_typed_location(inbound.text)
+        location = inbound.location or parse_typed_location(inbound.text, turn.channel)
         if location is not None:
             await _take_location(turn, location)
         elif callback == "sub:pk":
@@ -335,7 +335,7 @@ async def _save(turn: Turn) -> None:
         Reply(
             turn.t(
                 "sub-saved",
-                topics=", ".join(turn.t(f"topic-{t}") for t in TOPICS if t in topics),
+                topics=turn.t.join([turn.t(f"topic-{t}") for t in TOPICS if t in topics]),
                 area=area_name(turn, area),
                 quiet=turn.t("quiet-off") if QuietHours.parse(quiet).start is None else quiet,
             ),

@@ -20,6 +20,7 @@ class Inbound:
     callback: str | None = None
     location: Location | None = None
     photo: str | None = None  # the channel's file reference
+    voice: str | None = None  # the channel's media reference of a voice message
     display_name: str = ""
     language_code: str | None = None
 
