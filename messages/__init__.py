@@ -86,11 +86,14 @@ def join_list(locale: str | None, items: list[str] | tuple[str, ...], *, more: b
     """Items as a list reads in `locale`: 甲、乙、丙 · a, b and c. With `more` (the list was
     cut short, so there is no last item to name) the items are all joined alike, then "…"."""
     sep, last = _LIST_SEPARATORS.get(locale or DEFAULT_LOCALE, _LIST_SEPARATORS[DEFAULT_LOCALE])
+    mark = sep.strip()
+    # An item that already ends in the mark (a Tibetan name ending in a shad) does not double it.
+    head = [i.removesuffix(mark) for i in (items if more else items[:-1])]
     if more:
-        return sep.join(items) + " …"
+        return sep.join(head) + " …"
     if len(items) < 2:
         return "".join(items)
-    return sep.join(items[:-1]) + last + items[-1]
+    return sep.join(head) + last + items[-1]
 
 
 class Translator:
