@@ -20,7 +20,7 @@ from messages import LOCALES
 
 FLOW = "report"
 HOTLINE = "12369"
-NOT_AN_ANSWER = "report-not-an-answer"
+NOT_AN_ANSWER = "not-an-answer"
 
 # Words that start a report outside a dialog, in every language whatever the person's own:
 # Chinese, English (any case) and Tibetan སྙན་ཞུ ("petition, complaint") or སྙན་སྐུལ ("report",

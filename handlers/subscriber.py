@@ -175,6 +175,14 @@ def ask_language(turn: Turn) -> None:
 # --- the dialog -----------------------------------------------------------------------------------
 
 
+def reask(turn: Turn) -> None:
+    """Say the message was no answer and ask the pending question again, with its buttons (after
+    a restart the buttons it offered may be gone from the screen)."""
+    ask = {"topics": ask_topics, "area": ask_area, "pick": ask_county, "language": ask_language}
+    turn.reply(turn.t("not-an-answer"))
+    ask[turn.dialog.step](turn)
+
+
 async def on_edit(turn: Turn, what: str) -> None:
     current = await subscriptions.subscriptions_of(turn.session, turn.person.id)
     if not current:
@@ -238,7 +246,7 @@ async def subscribe_step(turn: Turn, inbound: Inbound) -> None:
             else:
                 ask_area(turn)
         else:
-            turn.reply(t("sub-use-buttons"))
+            reask(turn)
         return
 
     if step in {"area", "pick"}:
@@ -258,7 +266,7 @@ async def subscribe_step(turn: Turn, inbound: Inbound) -> None:
         elif callback.startswith("sub:a:"):
             await _take_area(turn, callback.removeprefix("sub:a:"))
         else:
-            turn.reply(t("sub-use-buttons"))
+            reask(turn)
         return
 
     if step == "language":
@@ -267,7 +275,7 @@ async def subscribe_step(turn: Turn, inbound: Inbound) -> None:
             turn.person.locale = code
             await _save(turn)
         else:
-            turn.reply(t("sub-use-buttons"))
+            reask(turn)
         return
 
     turn.dialog.clear()  # a step from an older version: start over rather than guess

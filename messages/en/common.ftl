@@ -24,6 +24,7 @@ nothing-to-cancel = There is no dialog to leave.
 idle-hint = To report pollution send /report; /help lists every command.
 unknown-command = There is no /{ $command } command. Send /help to see what you can do.
 button-stale = That button no longer works (it may be from an earlier conversation). Send /help to start again.
+not-an-answer = That does not answer the question. Please tap one of the buttons below or type its number, or send /cancel to leave.
 choice-out-of-range = There is no choice { $number } here: { $count ->
         [one] the only choice is 1.
        *[other] please type a number from 1 to { $count }.

@@ -43,7 +43,6 @@ report-summary =
        *[no] no
     }
 report-edit-which = What would you like to change?
-report-not-an-answer = That does not answer the question. Please tap one of the buttons below or type its number, or send /cancel to leave the report.
 report-discard-ask =
     You have a report in progress. { $command ->
         [language] Changing the language now throws its draft away.

@@ -24,6 +24,7 @@ nothing-to-cancel = 当前没有进行中的对话。
 idle-hint = 想举报污染，请发送 /report；查看全部命令，请发送 /help。
 unknown-command = 没有 /{ $command } 这个命令。发送 /help 查看可用命令。
 button-stale = 这个按钮已失效（可能来自之前的对话）。请发送 /help 重新开始。
+not-an-answer = 这不是对当前问题的回答。请点击下方的按钮或输入它的序号；发送 /cancel 可退出。
 choice-out-of-range = 这里没有第 { $number } 项：请输入 1 到 { $count } 之间的数字。可选项如下：
 input-too-long = 消息太长了（最多 { $max } 个字符），请缩短后再发。
 error-internal = 抱歉，系统出了点问题，您的操作没有保存。请稍后再试；紧急情况请拨打 12369。

@@ -39,7 +39,6 @@ report-summary =
        *[no] 否
     }
 report-edit-which = 要修改哪一项？
-report-not-an-answer = 这不是对当前问题的回答。请点击下方的按钮或输入它的序号；发送 /cancel 可退出举报。
 report-discard-ask =
     您有一份正在填写的举报。{ $command ->
         [language] 现在更换语言会丢弃这份草稿。

@@ -302,3 +302,16 @@ async def test_the_offered_choices_are_remembered_per_person(driver: Driver):
         ["བོད་ཡིག", "lang:bo"],
         ["English", "lang:en"],
     ]
+
+
+async def test_the_subscribe_dialog_also_brings_back_its_question_after_a_restart(driver: Driver):
+    await in_english(driver, "tashi")
+    await driver.text("tashi", "/subscribe")
+    await driver.press("tashi", "Campaigns")
+    driver = await driver.restart()
+    seen = await driver.text("tashi", "what now?")
+    assert "tap one of the buttons below" in seen[0].text
+    assert "Campaigns and volunteer events" in " ".join(labels(seen))
+    await driver.press("tashi", "Done")
+    seen = await driver.press("tashi", "Choose from the list")
+    assert "Samzhubzê District" in " ".join(labels(seen))
