@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Any
 
 from bot.domain import categories
 from bot.domain.access import Verb
+from bot.domain.cases import format_case_number
 from bot.domain.geo import Datum, InvalidCoordinate
 from bot.domain.grid import Level
 from bot.services import case_access, notices, reports
 from bot.services.conversation import Turn
 from bot.services.reports import MAX_DESCRIPTION, MAX_PHOTOS, MIN_DESCRIPTION, ReportRefused
-from handlers.common import LANGUAGE_BUTTONS, clean_text, parse_typed_location
+from handlers.common import LANGUAGE_BUTTONS, ascii_digits, clean_text, parse_typed_location
 from handlers.contract import Button, Inbound, Location, Reply
 from messages import LOCALES
 
 FLOW = "report"
 HOTLINE = "12369"
+NOT_AN_ANSWER = "not-an-answer"
+
+# Words that start a report outside a dialog, in every language whatever the person's own:
+# Chinese, English (any case) and Tibetan སྙན་ཞུ ("petition, complaint") or སྙན་སྐུལ ("report",
+# the word the Tibetan catalog uses), as /report does.
+REPORT_KEYWORDS = frozenset({"举报", "report", "སྙན་ཞུ", "སྙན་སྐུལ"})
+# Closing punctuation a keyword may carry: ASCII and full-width marks, the Tibetan tsheg and shad.
+_KEYWORD_TRAILER = " \t!！.。?？་།"
+
+
+def is_report_keyword(text: str | None) -> bool:
+    """Whether a message is one of the report keywords (a spoken one too: its recognition)."""
+    if not text:
+        return False
+    return text.strip().rstrip(_KEYWORD_TRAILER).casefold() in REPORT_KEYWORDS
 
 
 # --- commands -----------------------------------------------------------------------------------
@@ -31,7 +49,27 @@ async def cmd_help(turn: Turn, inbound: Inbound) -> None:
 
 
 async def cmd_language(turn: Turn, inbound: Inbound) -> None:
+    if _ask_before_discarding(turn, "language"):
+        return
     turn.reply(Reply(turn.t("language-choose"), buttons=LANGUAGE_BUTTONS))
+
+
+def _ask_before_discarding(turn: Turn, command: str) -> bool:
+    """Mid-report, a command that would throw the draft away asks first; True when it asked."""
+    if turn.dialog.flow != FLOW:
+        return False
+    turn.dialog.data["discard_for"] = command
+    t = turn.t
+    turn.reply(
+        Reply(
+            t("report-discard-ask", command=command),
+            buttons=(
+                (Button(t("button-discard-yes"), "r:dx:y"),),
+                (Button(t("button-discard-no"), "r:dx:n"),),
+            ),
+        )
+    )
+    return True
 
 
 async def cmd_cancel(turn: Turn, inbound: Inbound) -> None:
@@ -52,13 +90,29 @@ async def on_language(turn: Turn, inbound: Inbound) -> None:
 
 
 async def cmd_report(turn: Turn, inbound: Inbound) -> None:
+    if _ask_before_discarding(turn, "report"):
+        return
+    await _start_report(turn)
+
+
+async def _start_report(turn: Turn) -> None:
     try:
         await reports.check_rate_limit(turn)
     except ReportRefused as refused:
-        turn.reply(turn.t(refused.key, **refused.args_for_message))
+        _refuse(turn, refused)
         return
     turn.dialog.start(FLOW, "category", photos=[], anonymous=True, emergency=False)
     ask_category_group(turn)
+
+
+def _refuse(turn: Turn, refused: ReportRefused) -> None:
+    args = {
+        name: notices.local_time(value, turn.settings.timezone, clock_only=True)
+        if isinstance(value, datetime)
+        else value
+        for name, value in refused.args_for_message.items()
+    }
+    turn.reply(turn.t(refused.key, **args))
 
 
 async def cmd_mycases(turn: Turn, inbound: Inbound) -> None:
@@ -80,13 +134,23 @@ async def cmd_mycases(turn: Turn, inbound: Inbound) -> None:
     turn.reply(t("mycases-title") + "\n" + "\n".join(lines) + "\n\n" + t("mycases-hint"))
 
 
-def case_number(raw: str) -> str:
-    return raw.strip()[:20]
+_SHORT_NUMBER = re.compile(r"(?:([0-9]{4})-)?0*([0-9]{1,5})")
+
+
+def case_number(turn: Turn, raw: str) -> str:
+    """What /case was given, as a case number: `1` is this year's 2026-00001 (the year in the
+    bureau's time zone), `2025-7` is 2025-00007; anything else is looked up as typed."""
+    typed = raw.strip()[:20]
+    match = _SHORT_NUMBER.fullmatch(ascii_digits(typed))
+    if match is None or int(match.group(2)) == 0:
+        return typed
+    year = int(match.group(1)) if match.group(1) else turn.now.astimezone(turn.settings.tz).year
+    return format_case_number(year, int(match.group(2)))
 
 
 async def cmd_case(turn: Turn, inbound: Inbound) -> None:
     """A reporter's view of a case they reported; any other number is "not found", recorded."""
-    number = case_number(inbound.command_args)
+    number = case_number(turn, inbound.command_args)
     if not number:
         turn.reply(turn.t("case-usage"))
         return
@@ -270,6 +334,29 @@ async def report_step(turn: Turn, inbound: Inbound) -> None:
         turn.reply(Reply(t("report-cancelled"), remove_keyboard=True))
         return
 
+    # The answer to "discard the draft?" (asked by /report or /language mid-report); anything
+    # else withdraws that question and carries on with the report.
+    discard_for = data.pop("discard_for", None)
+    if callback in {"r:dx:y", "r:dx:n"}:
+        if discard_for is None:
+            turn.reply(t("button-stale"))
+        elif callback == "r:dx:n":
+            reask(turn)
+        else:
+            turn.dialog.clear()
+            if discard_for == "language":
+                turn.reply(Reply(t("language-choose"), buttons=LANGUAGE_BUTTONS))
+            else:
+                await _start_report(turn)
+        return
+
+    photos: list[str] = data.setdefault("photos", [])
+    if inbound.photo and step not in {"photos", "description"} and len(photos) >= MAX_PHOTOS:
+        # A fourth photo (an album of four arrives as four messages): say so, then go on.
+        turn.reply(t("report-photos-full", max=MAX_PHOTOS))
+        reask(turn)
+        return
+
     if step == "category":
         if callback and callback.startswith("r:g:") and callback[4:] in categories.GROUPS:
             ask_category_in_group(turn, callback[4:])
@@ -279,12 +366,14 @@ async def report_step(turn: Turn, inbound: Inbound) -> None:
             data["category"] = callback[4:]
             _next_step(turn, "category")
         else:
-            turn.reply(t("report-use-buttons"))
+            reask(turn, note=NOT_AN_ANSWER)
         return
 
     if step == "description":
         text = clean_text(inbound.text)
-        if callback or inbound.location or inbound.photo or not text:
+        if inbound.voice and not text:
+            turn.reply(t("report-voice-not-recognised", min=MIN_DESCRIPTION))
+        elif callback or inbound.location or inbound.photo or not text:
             turn.reply(t("report-description-needed", min=MIN_DESCRIPTION, max=MAX_DESCRIPTION))
         elif len(text) < MIN_DESCRIPTION:
             turn.reply(t("report-description-short", min=MIN_DESCRIPTION))
@@ -292,14 +381,19 @@ async def report_step(turn: Turn, inbound: Inbound) -> None:
             turn.reply(t("report-description-long", max=MAX_DESCRIPTION, length=len(text)))
         else:
             data["description"] = text
+            # A spoken description: its recognition is the text, and the recording is kept.
+            if inbound.voice:
+                data["voice"] = inbound.voice[:256]
+            else:
+                data.pop("voice", None)
             _next_step(turn, "description")
         return
 
     if step == "photos":
-        photos: list[str] = data.setdefault("photos", [])
         if inbound.photo:
             if len(photos) >= MAX_PHOTOS:
                 turn.reply(t("report-photos-full", max=MAX_PHOTOS))
+                _next_step(turn, "photos")
                 return
             photos.append(inbound.photo[:256])
             if len(photos) >= MAX_PHOTOS:
@@ -318,15 +412,20 @@ async def report_step(turn: Turn, inbound: Inbound) -> None:
         return
 
     if step in {"location", "pick"}:
-        location = inbound.location or parse_typed_location(inbound.text)
-        if location is not None:
-            await _take_location(turn, location)
+        typed = parse_typed_location(inbound.text, turn.channel)
+        swapped = data.pop("swapped", None)
+        if inbound.location is not None:
+            await _take_location(turn, inbound.location)
+        elif typed is not None:
+            await _take_location(turn, typed, typed=True)
+        elif callback == "r:loc:swap" and isinstance(swapped, list) and len(swapped) == 3:
+            await _take_location(turn, Location(float(swapped[0]), float(swapped[1]), swapped[2]))
         elif callback == "r:loc:pick":
             ask_pick(turn, None)
         elif step == "pick" and callback and callback.startswith("r:pk:"):
             _take_pick(turn, callback[5:])
         else:
-            ask_location(turn) if step == "location" else turn.reply(t("report-use-buttons"))
+            reask(turn, note=NOT_AN_ANSWER if step == "pick" else None)
         return
 
     if step == "anonymity":
@@ -334,7 +433,7 @@ async def report_step(turn: Turn, inbound: Inbound) -> None:
             data["anonymous"] = callback == "r:anon:1"
             _next_step(turn, "anonymity")
         else:
-            turn.reply(t("report-use-buttons"))
+            reask(turn, note=NOT_AN_ANSWER)
         return
 
     if step == "summary":
@@ -346,26 +445,18 @@ async def report_step(turn: Turn, inbound: Inbound) -> None:
         elif callback == "r:edit":
             _ask_edit(turn)
         else:
-            turn.reply(t("report-use-buttons"))
+            reask(turn, note=NOT_AN_ANSWER)
         return
 
     if step == "edit":
         field = (callback or "").removeprefix("r:e:")
+        if field not in _EDIT_FIELDS:
+            reask(turn, note=NOT_AN_ANSWER)
+            return
         data["editing"] = True
-        if field == "category":
-            ask_category_group(turn)
-        elif field == "description":
-            ask_description(turn)
-        elif field == "photos":
+        if field == "photos":
             data["photos"] = []
-            ask_photos(turn)
-        elif field == "location":
-            ask_location(turn)
-        elif field == "anonymity":
-            ask_anonymity(turn)
-        else:
-            data.pop("editing", None)
-            turn.reply(t("report-use-buttons"))
+        _ASK[field](turn)
         return
 
     # An unknown step (a draft from an older version): start over rather than guess.
@@ -373,44 +464,110 @@ async def report_step(turn: Turn, inbound: Inbound) -> None:
     turn.reply(t("report-restart"))
 
 
+def reask(turn: Turn, *, note: str | None = None) -> None:
+    """Ask the pending question again, with its buttons, after `note` (a message key) says why:
+    after a restart, or when a message does not answer it, the buttons it offered may be long
+    gone from the screen, so "tap the buttons above" would point at nothing."""
+    step = turn.dialog.step
+    if note is not None and (step == "pick" or step in _ASK):
+        turn.reply(turn.t(note))
+    if step == "pick":
+        parent = turn.dialog.data.get("pick_parent")
+        ask_pick(turn, parent if isinstance(parent, str) and parent in turn.grid.cells else None)
+    elif step in _ASK:
+        _ASK[step](turn)
+    else:
+        turn.dialog.clear()
+        turn.reply(turn.t("report-restart"))
+
+
+_EDIT_FIELDS = ("category", "description", "photos", "location", "anonymity")
+
+
 def _ask_edit(turn: Turn) -> None:
     turn.dialog.step = "edit"
     t = turn.t
-    fields = ("category", "description", "photos", "location", "anonymity")
-    rows = tuple((Button(t(f"edit-{f}"), f"r:e:{f}"),) for f in fields)
+    rows = tuple((Button(t(f"edit-{f}"), f"r:e:{f}"),) for f in _EDIT_FIELDS)
     turn.reply(Reply(t("report-edit-which"), buttons=rows))
 
 
-async def _take_location(turn: Turn, location: Location) -> None:
+_ASK = {
+    "category": ask_category_group,
+    "description": ask_description,
+    "photos": ask_photos,
+    "location": ask_location,
+    "anonymity": ask_anonymity,
+    "summary": show_summary,
+    "edit": _ask_edit,
+}
+
+
+def _format_coordinate(value: float) -> str:
+    return f"{value:.6f}".rstrip("0").rstrip(".")
+
+
+async def _take_location(turn: Turn, location: Location, *, typed: bool = False) -> None:
+    """Place the report at a shared or typed point; a point outside the grid is answered with
+    the picker (and, for typed coordinates whose swap lies inside, the swap to confirm)."""
     t = turn.t
+    grid = turn.grid
+    datum = Datum(location.datum)
     try:
-        datum = Datum(location.datum)
-        result = turn.grid.route(location.lat, location.lon, datum=datum)
+        result = grid.route(location.lat, location.lon, datum=datum)
     except (InvalidCoordinate, ValueError):
-        turn.reply(t("report-location-invalid"))
+        result = None  # not a point on Earth: answered like one outside the grid
+    if result is not None and result.inside and result.cell is not None:
+        data = turn.dialog.data
+        data["lat"], data["lon"] = result.point.lat, result.point.lon
+        data["cell"] = result.cell.code
+        data["location_source"] = "gps"
+        _next_step(turn, "location")
         return
-    if not result.inside or result.cell is None:
-        county = next((c for c in result.nearest_chain if c.level == Level.COUNTY), None)
-        nearest = county or result.nearest
+    turn.dialog.step = "location"
+    if typed and _inside(turn, location.lon, location.lat, datum):
+        # Longitude first, as some map apps copy it: offer the swap rather than a dead end.
+        turn.dialog.data["swapped"] = [location.lon, location.lat, datum.value]
         turn.reply(
             Reply(
                 t(
-                    "report-location-outside",
-                    nearest=nearest.names.for_locale(turn.locale) if nearest else "—",
-                    distance=round((result.nearest_distance_m or 0) / 1000, 1),
-                    hotline=HOTLINE,
+                    "report-location-swapped",
+                    lat=_format_coordinate(location.lon),
+                    lon=_format_coordinate(location.lat),
                 ),
-                buttons=((Button(t("button-pick-location"), "r:loc:pick"),),),
+                buttons=(
+                    (Button(t("button-use-swapped"), "r:loc:swap"),),
+                    (Button(t("button-pick-location"), "r:loc:pick"),),
+                ),
                 request_location=t("button-share-location"),
             )
         )
-        turn.dialog.step = "location"
         return
-    data = turn.dialog.data
-    data["lat"], data["lon"] = result.point.lat, result.point.lon
-    data["cell"] = result.cell.code
-    data["location_source"] = "gps"
-    _next_step(turn, "location")
+    if result is None:
+        text = t("report-location-invalid")
+    else:
+        county = next((c for c in result.nearest_chain if c.level == Level.COUNTY), None)
+        nearest = county or result.nearest
+        text = t(
+            "report-location-outside",
+            nearest=nearest.names.for_locale(turn.locale) if nearest else "—",
+            distance=round((result.nearest_distance_m or 0) / 1000, 1),
+            hotline=HOTLINE,
+        )
+    turn.reply(
+        Reply(
+            text,
+            buttons=((Button(t("button-pick-location"), "r:loc:pick"),),),
+            request_location=t("button-share-location"),
+        )
+    )
+
+
+def _inside(turn: Turn, lat: float, lon: float, datum: Datum) -> bool:
+    try:
+        result = turn.grid.route(lat, lon, datum=datum)
+    except (InvalidCoordinate, ValueError):
+        return False
+    return result.inside and result.cell is not None
 
 
 def _take_pick(turn: Turn, choice: str) -> None:

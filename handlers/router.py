@@ -7,11 +7,14 @@ FLOWS (by dialog flow name) — so adding a conversation means adding a module t
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from types import ModuleType
 
+from bot.delivery.message import choices_as_buttons
 from bot.services.conversation import Turn
 from handlers import resident, subscriber, supervisor
-from handlers.contract import Inbound
+from handlers.common import typed_number
+from handlers.contract import Inbound, Reply
 
 Step = Callable[[Turn, Inbound], Awaitable[None]]
 
@@ -52,6 +55,28 @@ async def handle(turn: Turn, inbound: Inbound) -> None:
     commands, callbacks, flows = _tables()
     if inbound.text is not None and len(inbound.text) > MAX_TEXT:
         turn.reply(turn.t("input-too-long", max=MAX_TEXT))
+        return
+    choices = turn.person.offered_choices
+    number = typed_number(inbound.text) if choices and inbound.callback is None else None
+    if choices and number is not None:
+        if not 1 <= number <= len(choices):
+            # Offered again with the answer, so the numbers stay on screen and keep working.
+            turn.reply(
+                Reply(
+                    turn.t("choice-out-of-range", number=number, count=len(choices)),
+                    buttons=choices_as_buttons(choices),
+                )
+            )
+            return
+        # A typed number is that button's press: the same checks follow as for a tap.
+        inbound = replace(inbound, text=None, callback=choices[number - 1][1])
+    if (
+        inbound.command is None
+        and inbound.callback is None
+        and not turn.dialog.active
+        and resident.is_report_keyword(inbound.text)
+    ):
+        await resident.cmd_report(turn, inbound)
         return
     command = inbound.command
     if command is not None:

@@ -93,7 +93,7 @@ async def show_settings(turn: Turn) -> None:
         Reply(
             t(
                 "settings-show",
-                topics=", ".join(t(f"topic-{s.topic}") for s in current),
+                topics=t.join([t(f"topic-{s.topic}") for s in current]),
                 area=area_name(turn, current[0].area_cell_code),
                 language=LANGUAGE_LABELS.get(turn.locale, turn.locale),
                 quiet=t("quiet-off") if QuietHours.parse(quiet).start is None else quiet,
@@ -175,6 +175,14 @@ def ask_language(turn: Turn) -> None:
 # --- the dialog -----------------------------------------------------------------------------------
 
 
+def reask(turn: Turn) -> None:
+    """Say the message was no answer and ask the pending question again, with its buttons (after
+    a restart the buttons it offered may be gone from the screen)."""
+    ask = {"topics": ask_topics, "area": ask_area, "pick": ask_county, "language": ask_language}
+    turn.reply(turn.t("not-an-answer"))
+    ask[turn.dialog.step](turn)
+
+
 async def on_edit(turn: Turn, what: str) -> None:
     current = await subscriptions.subscriptions_of(turn.session, turn.person.id)
     if not current:
@@ -238,11 +246,11 @@ async def subscribe_step(turn: Turn, inbound: Inbound) -> None:
             else:
                 ask_area(turn)
         else:
-            turn.reply(t("sub-use-buttons"))
+            reask(turn)
         return
 
     if step in {"area", "pick"}:
-        location = inbound.location or parse_typed_location(inbound.text)
+        location = inbound.location or parse_typed_location(inbound.text, turn.channel)
         if location is not None:
             await _take_location(turn, location)
         elif callback == "sub:pk":
@@ -258,7 +266,7 @@ async def subscribe_step(turn: Turn, inbound: Inbound) -> None:
         elif callback.startswith("sub:a:"):
             await _take_area(turn, callback.removeprefix("sub:a:"))
         else:
-            turn.reply(t("sub-use-buttons"))
+            reask(turn)
         return
 
     if step == "language":
@@ -267,7 +275,7 @@ async def subscribe_step(turn: Turn, inbound: Inbound) -> None:
             turn.person.locale = code
             await _save(turn)
         else:
-            turn.reply(t("sub-use-buttons"))
+            reask(turn)
         return
 
     turn.dialog.clear()  # a step from an older version: start over rather than guess
@@ -335,7 +343,7 @@ async def _save(turn: Turn) -> None:
         Reply(
             turn.t(
                 "sub-saved",
-                topics=", ".join(turn.t(f"topic-{t}") for t in TOPICS if t in topics),
+                topics=turn.t.join([turn.t(f"topic-{t}") for t in TOPICS if t in topics]),
                 area=area_name(turn, area),
                 quiet=turn.t("quiet-off") if QuietHours.parse(quiet).start is None else quiet,
             ),

@@ -113,7 +113,7 @@ async def cmd_inbox(turn: Turn, inbound: Inbound) -> None:
 
 async def cmd_case(turn: Turn, inbound: Inbound) -> None:
     """A supervisor of the case sees it whole, with its timeline; anyone else as a resident."""
-    number = resident.case_number(inbound.command_args)
+    number = resident.case_number(turn, inbound.command_args)
     if not number:
         turn.reply(turn.t("case-usage"))
         return

@@ -76,6 +76,26 @@ def _render(locale: str | None, key: str, args: dict[str, Any]) -> str:
     return key
 
 
+# How a list of items reads in running text. Chinese uses the enumeration comma 、. Tibetan
+# separates listed items with the shad and a space (the way Tibetan prose sets off a series;
+# a Latin comma looks foreign there). English writes "a, b and c".
+_LIST_SEPARATORS = {"zh-Hans": ("、", "、"), "bo": ("། ", "། "), "en": (", ", " and ")}
+
+
+def join_list(locale: str | None, items: list[str] | tuple[str, ...], *, more: bool = False) -> str:
+    """Items as a list reads in `locale`: 甲、乙、丙 · a, b and c. With `more` (the list was
+    cut short, so there is no last item to name) the items are all joined alike, then "…"."""
+    sep, last = _LIST_SEPARATORS.get(locale or DEFAULT_LOCALE, _LIST_SEPARATORS[DEFAULT_LOCALE])
+    mark = sep.strip()
+    # An item that already ends in the mark (a Tibetan name ending in a shad) does not double it.
+    head = [i.removesuffix(mark) for i in (items if more else items[:-1])]
+    if more:
+        return sep.join(head) + " …"
+    if len(items) < 2:
+        return "".join(items)
+    return sep.join(head) + last + items[-1]
+
+
 class Translator:
     """Text for one person's locale: `t("report-saved", number=...)`."""
 
@@ -84,3 +104,6 @@ class Translator:
 
     def __call__(self, key: str, **args: Any) -> str:
         return text(self.locale, key, **args)
+
+    def join(self, items: list[str] | tuple[str, ...], *, more: bool = False) -> str:
+        return join_list(self.locale, items, more=more)

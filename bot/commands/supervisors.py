@@ -9,7 +9,7 @@ from typing import Any
 from bot.commands.common import add_command, read_text_file, report_refusal, with_database
 from bot.config import Settings
 from bot.services import grid as grid_service
-from bot.services import invites
+from bot.services import invites, notices
 from bot.services.grid import ImportRefused
 from bot.storage.db import Database
 from bot.storage.models import utcnow
@@ -33,21 +33,23 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _invite(args: argparse.Namespace) -> int:
-    async def work(database: Database, settings: Settings) -> invites.CreatedInvite:
-        return await invites.create_invite(
+    async def work(database: Database, settings: Settings) -> tuple[invites.CreatedInvite, str]:
+        created = await invites.create_invite(
             database,
             cell_code=args.cell,
             name=args.name,
             now=utcnow(),
             ttl_days=settings.invite_ttl_days,
         )
+        return created, settings.timezone
 
     try:
-        created = with_database(work)
+        created, timezone = with_database(work)
     except invites.InviteRefused as exc:
         print(f"invite refused, nothing was stored: {exc}", file=sys.stderr)
         return 1
-    expires = created.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    # In the bureau's time zone, as every time a person reads (JINGTU_TIMEZONE).
+    expires = f"{notices.local_time(created.expires_at, timezone)} ({timezone})"
     print(
         f"invite for {created.cell_code} ({created.cell_name}), single use, valid until {expires}:"
     )

@@ -128,3 +128,17 @@ class Reply:
                 str(tag["kind"]), {str(k): str(v) for k, v in (tag.get("values") or {}).items()}
             ),
         )
+
+
+def offered_choices(payload: dict[str, Any]) -> list[list[str]]:
+    """A message's buttons as a person may pick them by number: [label, data], row by row.
+
+    Choice n is the n-th button counting from 1 across the rows, as a numbered plain-text list
+    (WeChat) and the console show them.
+    """
+    return [[str(b["label"]), str(b["data"])] for row in payload.get("buttons") or [] for b in row]
+
+
+def choices_as_buttons(choices: list[list[str]]) -> tuple[tuple[Button, ...], ...]:
+    """Remembered choices offered again, one to a row (their numbers stay the same)."""
+    return tuple((Button(label, data),) for label, data in choices)

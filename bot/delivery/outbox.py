@@ -14,13 +14,14 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from bot.delivery.message import offered_choices
 from bot.storage.db import Database
-from bot.storage.models import OutboxMessage, utcnow
+from bot.storage.models import OutboxMessage, Person, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,23 @@ class Envelope:
     case_id: int | None = None
 
 
+_PEOPLE = cast(Table, Person.__table__)
+_OFFER_CHOICES = (
+    update(_PEOPLE)
+    .where(_PEOPLE.c.channel == bindparam("ch"), _PEOPLE.c.chat_id == bindparam("chat"))
+    .values(offered_choices=bindparam("choices", type_=_PEOPLE.c.offered_choices.type))
+)
+# A message without buttons withdraws the chat's choices; most chats have none to withdraw, and
+# those rows are not written at all.
+_WITHDRAW_CHOICES = (
+    update(_PEOPLE)
+    .where(
+        _PEOPLE.c.channel == bindparam("ch"),
+        _PEOPLE.c.chat_id == bindparam("chat"),
+        _PEOPLE.c.offered_choices.is_not(None),
+    )
+    .values(offered_choices=None)
+)
 _INSERT_RETURNING_ID = insert(OutboxMessage).returning(
     OutboxMessage.id, sort_by_parameter_order=True
 )
@@ -73,6 +91,7 @@ async def add_to_outbox(
     With `claimed_for`, the rows are born claimed by this process (the caller sends them right
     after commit); should it die first, the lease runs out and the drain sends them.
     """
+    envelopes_list = list(envelopes)
     values = [
         {
             "channel": env.channel,
@@ -86,7 +105,7 @@ async def add_to_outbox(
             "last_error": "",
             "created_at": now,
         }
-        for env in envelopes
+        for env in envelopes_list
     ]
     if not values:
         return []
@@ -95,7 +114,24 @@ async def add_to_outbox(
     await session.flush()  # the ORM's pending rows first (a case these messages refer to)
     connection = await session.connection()
     ids = (await connection.execute(_INSERT_RETURNING_ID, values)).scalars().all()
+    await _remember_offered_choices(connection, envelopes_list)
     return [OutboxMessage(id=row_id, **row) for row_id, row in zip(ids, values, strict=True)]
+
+
+async def _remember_offered_choices(
+    connection: AsyncConnection, envelopes: Sequence[Envelope]
+) -> None:
+    """Each chat's choices become those of the last message queued for it (the one place
+    `people.offered_choices` is written; `handlers.router` reads it to take a typed number)."""
+    last: dict[tuple[str, str], list[list[str]]] = {}
+    for env in envelopes:
+        last[(env.channel, env.chat_id)] = offered_choices(env.payload)
+    offer = [{"ch": ch, "chat": chat, "choices": c} for (ch, chat), c in last.items() if c]
+    withdraw = [{"ch": ch, "chat": chat} for (ch, chat), c in last.items() if not c]
+    if offer:
+        await connection.execute(_OFFER_CHOICES, offer)
+    if withdraw:
+        await connection.execute(_WITHDRAW_CHOICES, withdraw)
 
 
 def backoff_seconds(attempts: int) -> float:

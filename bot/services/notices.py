@@ -132,14 +132,23 @@ def cell_name(grid: GridIndex, code: str, locale: str) -> str:
     return ref.names.for_locale(locale) if ref else code
 
 
-def local_time(moment: datetime | None, tz_name: str) -> str:
+def local_time(moment: datetime | None, tz_name: str, *, clock_only: bool = False) -> str:
+    """Every time a person reads, in the bureau's time zone (JINGTU_TIMEZONE): date and time,
+    or with `clock_only` just HH:MM."""
     if moment is None:
         return "—"
-    return moment.astimezone(ZoneInfo(tz_name)).strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(ZoneInfo(tz_name)).strftime(
+        "%H:%M" if clock_only else "%Y-%m-%d %H:%M"
+    )
+
+
+def channel_datum(channel: str) -> Datum:
+    """The datum of a channel's coordinates, shared or typed, and of the maps it shows."""
+    return CHANNEL_DATUM.get(channel, Datum.WGS84)
 
 
 def location_for(channel: str, case: CaseLike, grid: GridIndex) -> Location:
-    target = CHANNEL_DATUM.get(channel, Datum.WGS84)
+    target = channel_datum(channel)
     point = convert(case.lat, case.lon, source=grid.datum, target=target)
     return Location(point.lat, point.lon, target.value)
 
@@ -551,11 +560,10 @@ def escalation_digests(
     arrived: dict[tuple[str, str, str], list[EscalationNotice]] = defaultdict(list)
     for (kind, cell, other, reason), items in groups.items():
         numbers = [n.number for n in items]
-        shown = ", ".join(numbers[:DIGEST_MAX_NUMBERS]) + (
-            " …" if len(numbers) > DIGEST_MAX_NUMBERS else ""
-        )
+        more = len(numbers) > DIGEST_MAX_NUMBERS
         for chat in chats_by_cell.get(cell, ()):
             t = translator(chat.locale, default_locale)
+            shown = t.join(numbers[:DIGEST_MAX_NUMBERS], more=more)
             key = (chat.channel, chat.chat_id, t.locale)
             sections[key].append(_section(t, grid, kind, reason, cell, other, shown))
             numbers_of[key].extend(n for n in numbers if n not in numbers_of[key])

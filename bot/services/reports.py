@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import categories
@@ -38,6 +38,7 @@ class ReportDraft:
     photos: list[str] = field(default_factory=list)
     anonymous: bool = True
     emergency: bool = False
+    voice: str | None = None  # the channel's reference of the voice message the text came from
 
     @classmethod
     def from_dialog(cls, data: dict[str, Any]) -> ReportDraft:
@@ -51,6 +52,7 @@ class ReportDraft:
             photos=[str(p) for p in data.get("photos", [])][:MAX_PHOTOS],
             anonymous=bool(data.get("anonymous", True)),
             emergency=bool(data.get("emergency", False)),
+            voice=str(data["voice"]) if data.get("voice") else None,
         )
 
 
@@ -74,13 +76,14 @@ class ReportRefused(Exception):
 # Built once, with bind parameters: a statement object memoises its cache key, and these run
 # for every report.
 _REPORTS_SINCE = (
-    select(func.count())
-    .select_from(CaseReporter)
+    select(CaseReporter.joined_at)
     .where(
         CaseReporter.person_id == bindparam("person_id"),
         CaseReporter.joined_at > bindparam("since", type_=CaseReporter.joined_at.type),
     )
+    .order_by(CaseReporter.joined_at)
 )
+RATE_WINDOW = timedelta(hours=1)
 _NEXT_SEQ = (
     update(CaseCounter)
     .where(CaseCounter.year == bindparam("y"))
@@ -96,17 +99,27 @@ _NEARBY_OPEN_CASES = select(Case).where(
 )
 
 
-async def reports_in_last_hour(session: AsyncSession, person_id: int, now: datetime) -> int:
-    count = await session.scalar(
-        _REPORTS_SINCE, {"person_id": person_id, "since": now - timedelta(hours=1)}
+async def reports_in_last_hour(
+    session: AsyncSession, person_id: int, now: datetime
+) -> list[datetime]:
+    """When the person's reports within the rate window were filed, oldest first."""
+    return list(
+        (
+            await session.scalars(
+                _REPORTS_SINCE, {"person_id": person_id, "since": now - RATE_WINDOW}
+            )
+        ).all()
     )
-    return int(count or 0)
 
 
 async def check_rate_limit(turn: Turn) -> None:
+    """Refuse a report over the hourly limit, saying when the next one will be accepted: when
+    enough of the window's reports (the oldest first) have left it."""
     limit = turn.settings.report_rate_per_hour
-    if await reports_in_last_hour(turn.session, turn.person.id, turn.now) >= limit:
-        raise ReportRefused("report-rate-limited", limit=limit)
+    filed = await reports_in_last_hour(turn.session, turn.person.id, turn.now)
+    if len(filed) >= limit:
+        again = filed[len(filed) - limit] + RATE_WINDOW
+        raise ReportRefused("report-rate-limited", limit=limit, again=again)
 
 
 async def next_case_number(session: AsyncSession, year: int) -> str:
@@ -205,8 +218,7 @@ async def submit_report(turn: Turn, draft: ReportDraft) -> SubmitResult:
             joined_at=turn.now,
         )
     )
-    for photo in draft.photos[:MAX_PHOTOS]:
-        session.add(CasePhoto(case_id=case.id, kind="report", channel=turn.channel, file_ref=photo))
+    _add_media(turn, case.id, draft)
     # The resident files the report; the system assigns it.
     created, assigned = decision.events
     session.add_all(
@@ -242,6 +254,15 @@ async def submit_report(turn: Turn, draft: ReportDraft) -> SubmitResult:
     return SubmitResult(case=case, joined=False, responsible=responsible, urgent=urgent)
 
 
+def _add_media(turn: Turn, case_id: int, draft: ReportDraft) -> None:
+    """The report's photos and, when it was spoken, the original voice message."""
+    media = [("report", p) for p in draft.photos[:MAX_PHOTOS]]
+    if draft.voice:
+        media.append(("voice", draft.voice))
+    for kind, ref in media:
+        turn.session.add(CasePhoto(case_id=case_id, kind=kind, channel=turn.channel, file_ref=ref))
+
+
 def _reporter_name(turn: Turn, draft: ReportDraft) -> str | None:
     if draft.anonymous:
         return None
@@ -262,8 +283,7 @@ async def _join_case(turn: Turn, case: Case, draft: ReportDraft, urgent: bool) -
             )
         )
         case.reporter_count += 1
-    for photo in draft.photos[:MAX_PHOTOS]:
-        session.add(CasePhoto(case_id=case.id, kind="report", channel=turn.channel, file_ref=photo))
+    _add_media(turn, case.id, draft)
     escalate_urgency = urgent and not case.urgent
     if escalate_urgency:
         case.urgent = True

@@ -149,7 +149,11 @@ class Person(Base):
     """Anyone who talks to the bot on a channel: resident, supervisor, subscriber."""
 
     __tablename__ = "people"
-    __table_args__ = (UniqueConstraint("channel", "channel_user_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "channel_user_id"),
+        # Messages are addressed to chats: the outbox finds a chat's people by it (migration 0003).
+        Index("ix_people_channel_chat_id", "channel", "chat_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
@@ -159,6 +163,10 @@ class Person(Base):
     locale: Mapped[str | None] = mapped_column(String(16))
     reachable: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The buttons ([label, callback data]) of the last message queued for this person's chat, in
+    # the order a numbered list shows them (row by row, from 1), so a typed number can pick one;
+    # NULL when that message had none. Written only by `bot.delivery.outbox.add_to_outbox`.
+    offered_choices: Mapped[list[list[str]] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class Dialog(Base):

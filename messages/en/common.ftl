@@ -15,6 +15,7 @@ help =
     /help — this help
     /subscribe, /unsubscribe, /settings — bulletins and campaigns
     Grid supervisors: /join CODE to bind your cell, /inbox for your open cases.
+    You can also start a report by writing "report", "举报" or "སྙན་ཞུ", and answer any question with buttons by typing the number of your choice.
     In an emergency call the 12369 environmental hotline.
 language-choose = Choose your language:
 language-set = Done — I will write to you in English from now on.
@@ -23,6 +24,11 @@ nothing-to-cancel = There is no dialog to leave.
 idle-hint = To report pollution send /report; /help lists every command.
 unknown-command = There is no /{ $command } command. Send /help to see what you can do.
 button-stale = That button no longer works (it may be from an earlier conversation). Send /help to start again.
+not-an-answer = That does not answer the question. Please tap one of the buttons below or type its number, or send /cancel to leave.
+choice-out-of-range = There is no choice { $number } here: { $count ->
+        [one] the only choice is 1.
+       *[other] please type a number from 1 to { $count }.
+    } These are the choices:
 input-too-long = That message is too long (at most { $max } characters). Please shorten it and send it again.
 error-internal = Sorry, something went wrong and nothing was saved. Please try again later; in an emergency call 12369.
 

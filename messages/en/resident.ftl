@@ -6,9 +6,13 @@ report-ask-description = Please describe what you see ({ $min }–{ $max } chara
 report-description-needed = Please send a text description ({ $min }–{ $max } characters).
 report-description-short = That is too short: please write at least { $min } characters so the supervisor understands.
 report-description-long = That is too long ({ $length } characters): please keep it within { $max }.
-report-ask-photos = Send photos if you have any (up to { $max }; { $count } received so far), or skip.
+report-ask-photos = Send photos if you have any (up to { $max }; { $count ->
+        [0] none received yet
+        [one] one received so far
+       *[other] { $count } received so far
+    }), or skip.
 report-photos-expected = Now send photos (up to { $max }), or tap "Skip".
-report-photos-full = At most { $max } photos can be attached.
+report-photos-full = At most { $max } photos are kept with a report, so this one was not added. Let us go on:
 report-ask-location =
     Where is it? Tap "📍 Share my location" below,
     or "Pick from a list" to choose county → township → village.
@@ -39,16 +43,28 @@ report-summary =
        *[no] no
     }
 report-edit-which = What would you like to change?
-report-use-buttons = Please tap one of the buttons above, or send /cancel to leave.
+report-discard-ask =
+    You have a report in progress. { $command ->
+        [language] Changing the language now throws its draft away.
+       *[report] Starting a new report throws its draft away.
+    } Discard the draft?
+report-voice-not-recognised = I could not make out any words in that voice message. Please type the description (at least { $min } characters), or speak again, a little slower and closer to the phone.
+report-location-swapped = That point is outside the grid, but with the two numbers swapped it is inside. Did you mean { $lat }, { $lon }? Tap "Yes" to use it, or type the coordinates again (latitude first), share your location or pick from the list.
 report-cancelled = Report cancelled; nothing was submitted.
 report-restart = Your earlier draft is no longer valid. Send /report to start again.
 report-invalid-draft = The report was incomplete or out of date and was not submitted. Send /report to start again.
-report-rate-limited = You have filed { $limit } reports within the last hour; please wait a little before the next. In an emergency call 12369.
+report-rate-limited = You have filed { $limit ->
+        [one] a report
+       *[other] { $limit } reports
+    } within the last hour, the most accepted in an hour. You can report again at { $again }. In an emergency call 12369 now.
 report-saved =
     ✅ Received! Case number: { $number }
     It has gone to the supervisor of "{ $cell }"; you will hear how it progresses. Send /mycases to see your cases.
 report-joined =
-    ✅ A case of the same kind nearby, { $number }, is already open; your report has joined it ({ $reporters } reporters so far).
+    ✅ A case of the same kind nearby, { $number }, is already open; your report has joined it ({ $reporters ->
+        [one] one reporter
+       *[other] { $reporters } reporters
+    } so far).
     You will hear how that case progresses.
 report-urgent-hotline = ⚠️ This is an urgent report; the county supervisors were told as well. If anyone is in danger, call the { $hotline } environmental hotline now.
 
@@ -58,6 +74,9 @@ button-photos-done = ✅ That's all the photos
 button-anonymous = 🙈 Stay anonymous (recommended)
 button-show-name = 👤 Show who I am
 button-confirm = ✅ Submit
+button-discard-yes = 🗑️ Yes, discard the draft
+button-discard-no = ↩️ No, continue my report
+button-use-swapped = ✅ Yes, use the swapped coordinates
 button-edit = ✏️ Change
 button-emergency = 🚨 Mark as emergency
 button-unmark-emergency = Not an emergency
@@ -71,7 +90,7 @@ mycases-empty = You have not filed any report yet. Send /report to start.
 mycases-title = Your reports:
 mycases-line = { $number } · { $category } · { $status } · { $date }
 mycases-hint = Send /case NUMBER for the details.
-case-usage = Put the case number after the command, e.g. /case 2026-00001
+case-usage = Put the case number after the command, e.g. /case 2026-00001, or just /case 1 for this year's case 1.
 case-not-found = No case { $number } was found, or you did not report it.
 case-detail =
     Case { $number }

@@ -21,7 +21,10 @@ sv-inbox-line = { $overdue ->
         [yes] ⏰
        *[no] •
     } { $number } · { $category } · { $status } · { $cell }
-sv-inbox-more = … and { $more } more.
+sv-inbox-more = … and { $more ->
+        [one] one more
+       *[other] { $more } more
+    }.
 sv-inbox-hint = Send /case NUMBER to see one case and act on it.
 sv-case-detail =
     { $urgent ->
@@ -79,7 +82,10 @@ sv-transfer-done = ↪️ Case { $number } was transferred to { $cell }.
 sv-transferred-to-you = ↪️ Transferred to { $cell } by the supervisor of { $from }. Reason: { $reason }
 sv-resolve-note = Describe what was done to resolve case { $number }. (/cancel to leave)
 sv-resolve-photo = Send an after-photo, or tap "Skip".
-sv-resolve-done = 🏁 Case { $number } is marked resolved. In { $days } days its reporters will be asked whether it is really fixed.
+sv-resolve-done = 🏁 Case { $number } is marked resolved. In { $days ->
+        [one] a day
+       *[other] { $days } days
+    } its reporters will be asked whether it is really fixed.
 sv-reject-choose = Why reject case { $number }?
 sv-button-not-pollution = Not a pollution matter
 sv-button-duplicate = Duplicate of another case
@@ -133,7 +139,10 @@ rp-resolved =
     In a few days we will ask you whether it is really fixed.
 rp-rejected = 🚫 Case { $number } was closed by the supervisor of { $cell } as not a matter for the environment bureau. Reason: { $reason }. In an emergency call 12369.
 rp-merged = 🔗 Case { $number } is the same problem as case { $target }: you now follow case { $target }. Reason: { $reason }
-rp-follow-up = 🔍 Case { $number } was marked resolved { $days } days ago. Is the problem really fixed?
+rp-follow-up = 🔍 Case { $number } was marked resolved { $days ->
+        [one] a day
+       *[other] { $days } days
+    } ago. Is the problem really fixed?
 rp-button-fixed = ✅ Yes, it is fixed
 rp-button-not-fixed = ❌ No, not fixed
 rp-closed = ✅ Case { $number } is closed. Thank you for helping keep Shigatse clean!

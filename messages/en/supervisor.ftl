@@ -14,7 +14,10 @@ sv-new-case =
     Please acknowledge by { $ack_due }.
 sv-reporter-anonymous = anonymous
 sv-case-joined =
-    ➕ Another resident reported case { $number } ({ $reporters } reporters now).
+    ➕ Another resident reported case { $number } ({ $reporters ->
+        [one] one reporter
+       *[other] { $reporters } reporters
+    } now).
     Their description: { $description }
     Reporter: { $reporter }
 sv-button-ack = ✅ Acknowledge
