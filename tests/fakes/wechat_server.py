@@ -73,6 +73,8 @@ WINDOW = timedelta(hours=48)
 MEDIA_LIFETIME = timedelta(days=3)
 # A tiny stand-in for a photo's contents (JPEG start/end markers around filler).
 FAKE_JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00fake-wechat-photo\xff\xd9"
+# An AMR-NB recording as WeChat stores voice messages: the "#!AMR\n" magic, then frames.
+FAKE_AMR = b"#!AMR\n" + bytes(range(32)) * 4
 
 
 class WebhookAnswer(NamedTuple):
@@ -244,7 +246,9 @@ class FakeWeChat:
     async def user_voice(
         self, openid: str, media_id: str, *, recognition: str | None = None
     ) -> WebhookAnswer:
-        """A voice message; with speech recognition on, WeChat adds the words (Recognition)."""
+        """A voice message; with speech recognition on, WeChat adds the words (Recognition).
+        Its MediaId serves an AMR recording for three days (media/get)."""
+        self.add_media(media_id, FAKE_AMR)
         fields: dict[str, str | int | float] = {"MediaId": media_id, "Format": "amr"}
         if recognition is not None:
             fields["Recognition"] = recognition

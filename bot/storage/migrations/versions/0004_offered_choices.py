@@ -5,8 +5,8 @@ answer comes back as a number; Telegram and the console accept typed numbers too
 writes each chat's choices when it queues a message for it, finding the chat's people by
 (channel, chat_id), hence the index.
 
-Revision ID: 0003_offered_choices
-Revises: 0002
+Revision ID: 0004_offered_choices
+Revises: 0003_media_store
 Create Date: 2026-11-30 15:40:00
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_offered_choices"
-down_revision: str | None = "0002"
+revision: str = "0004_offered_choices"
+down_revision: str | None = "0003_media_store"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
