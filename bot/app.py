@@ -31,12 +31,17 @@ from bot.services import people
 from bot.services.conversation import ConversationService, HandledObserver
 from bot.services.grid import load_grid_index
 from bot.services.housekeeping import Housekeeping
+from bot.services.inbound import Inbound, Outcome
+from bot.services.ops import database_reachable
 from bot.services.outreach import OutreachService
 from bot.services.policy import deadline_policy
 from bot.services.sweep import DeadlineSweep
 from bot.storage import migrate
 from bot.storage.db import Database
 from bot.storage.models import utcnow
+from bot.web.health import Health, SweepRun
+from bot.web.metrics import Metrics
+from bot.web.open311 import Open311Api
 from bot.web.server import build_web_app, start_web
 from handlers import router
 
@@ -46,6 +51,8 @@ if TYPE_CHECKING:
     from bot.channels.wechat import WeChatChannel
 
 log = logging.getLogger("jingtu")
+
+DATABASE_TIMEOUT = 10.0  # seconds `run` waits for the database to answer before giving up
 
 
 class Jingtu:
@@ -71,6 +78,9 @@ class Jingtu:
         self.monotonic = monotonic
         self.sleep = sleep
         self.grid_index = GridIndex.build([])
+        # The process's Prometheus registry, built here rather than at import (bot/web/metrics.py).
+        self.metrics = Metrics(self.database, clock=clock)
+        self.last_sweep: SweepRun | None = None
         self.senders: dict[str, Sender] = {}
         self.dispatcher = OutboxDispatcher(
             self.database, self.senders, clock=clock, on_unreachable=self._unreachable
@@ -83,7 +93,7 @@ class Jingtu:
             dispatcher=self.dispatcher,
             clock=clock,
             policy=self.policy,
-            on_handled=on_handled,
+            on_handled=self._observer(on_handled),
         )
         # Periodic jobs the scheduler runs; features append theirs in `_register_features`.
         self.periodic_jobs: list[PeriodicJob] = [
@@ -129,7 +139,11 @@ class Jingtu:
         )
 
         async def sweep_deadlines() -> None:
-            await self.sweep.run()
+            started = time.perf_counter()
+            stats = await self.sweep.run()
+            seconds = time.perf_counter() - started
+            self.last_sweep = SweepRun(self.clock(), seconds)
+            self.metrics.swept(seconds, stats.escalated)
             self.dispatcher.poke()  # what the sweep staged goes out now, not at the next drain
 
         interval = self.settings.sweep_interval_seconds
@@ -138,6 +152,34 @@ class Jingtu:
             self.database, self.settings.retention_days, clock=self.clock
         )
         self.periodic_jobs.append(PeriodicJob("housekeeping", self.housekeeping.run, 3600.0))
+
+        self.open311 = Open311Api(
+            self.database,
+            self.settings,
+            lambda: self.grid_index,
+            self.policy,
+            clock=self.clock,
+            on_filed=self.dispatcher.poke,
+        )
+
+    def _observer(self, then: HandledObserver | None) -> HandledObserver:
+        """Count each handled event for /metrics, then tell the caller's observer."""
+
+        def observe(inbound: Inbound, outcome: Outcome) -> None:
+            self.metrics.handled(inbound, outcome)
+            if then is not None:
+                then(inbound, outcome)
+
+        return observe
+
+    def health(self) -> Health:
+        return Health(
+            self.database,
+            self.clock,
+            scheduler_alive=lambda: self.scheduler is not None and self.scheduler.running,
+            last_sweep=lambda: self.last_sweep,
+            details=lambda: {"cells": len(self.grid_index)},
+        )
 
     async def _unreachable(self, channel: str, chat_id: str) -> None:
         await people.mark_unreachable_and_unsubscribe(self.database, channel, chat_id)
@@ -155,7 +197,7 @@ class Jingtu:
     def attach_telegram(self) -> TelegramChannel:
         from bot.channels.telegram import TelegramChannel
 
-        channel = TelegramChannel(self.settings, self.conversation.process)
+        channel = TelegramChannel(self.settings, self.conversation.process, sleep=self.sleep)
         self.senders["telegram"] = channel.sender
         self.telegram = channel
         return channel
@@ -178,12 +220,12 @@ class Jingtu:
             self.scheduler = build_scheduler(self.periodic_jobs, timezone=self.settings.timezone)
             self.scheduler.start()
         if web_server:
-            adders = []
+            adders = [self.open311.add_routes, self.metrics.add_routes]
             if self.telegram is not None and self.settings.telegram_mode == "webhook":
                 adders.append(self.telegram.add_routes)
             if self.wechat is not None:
                 adders.append(self.wechat.add_routes)
-            app = build_web_app(adders, health=lambda: {"cells": len(self.grid_index)})
+            app = build_web_app(adders, health=self.health().handle)
             self._web_runner = await start_web(app, self.settings.web_host, self.settings.web_port)
 
     async def stop(self) -> None:
@@ -243,6 +285,15 @@ def freeze_startup_heap() -> None:
 
 async def _serve(settings: Settings, *, console: bool) -> int:
     app = Jingtu(settings)
+    problem = await database_reachable(app.database, timeout=DATABASE_TIMEOUT)
+    if problem is not None:
+        print(
+            f"cannot reach the database at {redact_url(settings.database_url)} ({problem}); "
+            "check DATABASE_URL and that the server is running",
+            file=sys.stderr,
+        )
+        await app.database.dispose()
+        return 1
     revision = await migrate.current_revision(app.database)
     if revision is None:
         print("The database has no schema yet: run `python -m bot db upgrade` (or `make run`).")

@@ -21,6 +21,7 @@ warning) any reference that is not a strict file_id; the text still goes out.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import warnings
@@ -40,7 +41,15 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.channels.inbound_ids import (
@@ -52,12 +61,16 @@ from bot.channels.inbound_ids import (
 )
 from bot.channels.lanes import ChatLanes
 from bot.channels.telegram_http import AiohttpRequest, environment_proxy
-from bot.config import Settings
+from bot.config import ConfigError, Settings, redact_url
 from bot.delivery.outbox import PermanentFailure, RetryLater
 from handlers.contract import Inbound, Location, Reply
 from messages import LOCALES, text
 
 log = logging.getLogger(__name__)
+
+# Seconds between attempts to reach the Bot API at startup, then every minute: a bureau's
+# network blips, and the service should come up when it is back rather than exit.
+START_BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0)
 
 CHANNEL = "telegram"
 MAX_MESSAGE = 4096
@@ -368,9 +381,16 @@ class _ScreenedUpdatesRequest(AiohttpRequest):
 class TelegramChannel:
     """The PTB Application, its update handler and (in webhook mode) its aiohttp route."""
 
-    def __init__(self, settings: Settings, process: Process) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        process: Process,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.settings = settings
         self.process = process
+        self.sleep = sleep  # the wait between attempts to reach the Bot API
         builder: ApplicationBuilder = (
             ApplicationBuilder()
             .token(settings.telegram_bot_token)
@@ -431,9 +451,36 @@ class TelegramChannel:
             language = None if locale == "zh-Hans" else locale
             await bot.set_my_commands(commands, language_code=language)
 
+    async def _initialize(self) -> None:
+        """Reach the Bot API (getMe); while it cannot be reached, one line per attempt, and retry.
+
+        A token the Bot API refuses is a configuration error, not a blip: no retry.
+        """
+        attempt = 0
+        while True:
+            try:
+                await self.application.initialize()
+                return
+            except InvalidToken:
+                raise ConfigError(
+                    "TELEGRAM_BOT_TOKEN was refused by the Bot API at "
+                    f"{redact_url(self.settings.telegram_base_url)}; check it with @BotFather"
+                ) from None
+            except NetworkError as exc:  # TimedOut included
+                delay = START_BACKOFF[min(attempt, len(START_BACKOFF) - 1)]
+                attempt += 1
+                log.warning(
+                    "cannot reach the Bot API at %s (attempt %d: %s); retrying in %.0f s",
+                    redact_url(self.settings.telegram_base_url),
+                    attempt,
+                    exc.message or type(exc).__name__,
+                    delay,
+                )
+                await self.sleep(delay)
+
     async def start(self) -> None:
         app = self.application
-        await app.initialize()
+        await self._initialize()
         await app.start()
         try:
             await self.register_commands()
