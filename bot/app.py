@@ -21,7 +21,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.channels.console import ConsoleChannel, ConsoleSender
-from bot.config import Settings, redact_url
+from bot.config import ConfigError, Settings, redact_url
 from bot.delivery.broadcast import BroadcastEngine
 from bot.delivery.outbox import OutboxDispatcher, Sender
 from bot.domain.grid import GridIndex
@@ -312,7 +312,11 @@ async def _serve(settings: Settings, *, console: bool) -> int:
             )
         if use_wechat:
             running.append(f"WeChat (webhook /wechat, {settings.wechat_api_base_url})")
-        await app.start(web_server=True)
+        try:
+            await app.start(web_server=True)
+        except ConfigError:  # e.g. a token the Bot API refuses: close what started, then say so
+            await app.stop()
+            raise
         freeze_startup_heap()
         log.info(
             "Jingtu running on %s; web on %s:%s; database %s; %d cells",

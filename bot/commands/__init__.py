@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from bot.commands import campaign, db, grid, route, run, supervisors
+from bot.commands import campaign, db, grid, open311, route, run, supervisors
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
@@ -16,4 +16,5 @@ COMMAND_GROUPS: list[Register] = [
     supervisors.register,
     route.register,
     campaign.register,
+    open311.register,
 ]
