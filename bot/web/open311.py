@@ -70,7 +70,9 @@ def _xml_item(parent: ET.Element, tag: str, item: Mapping[str, Any]) -> None:
         _xml_value(element, key, value)
 
 
-def render(fmt: str, root: str, item: str, items: Sequence[Mapping[str, Any]], status: int = 200):
+def render(
+    fmt: str, root: str, item: str, items: Sequence[Mapping[str, Any]], status: int = 200
+) -> web.Response:
     """The spec's shapes: a JSON array of objects, or <root><item>…</item>…</root>."""
     if fmt == "json":
         return web.Response(
