@@ -75,6 +75,7 @@ class Jingtu:
         self.policy = deadline_policy(settings)
         self.database = database or Database.from_url(settings.database_url)
         self.clock = clock
+        self.on_handled = on_handled  # the caller's observer; /metrics counts alongside it
         self.monotonic = monotonic
         self.sleep = sleep
         self.grid_index = GridIndex.build([])
