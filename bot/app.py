@@ -21,7 +21,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.channels.console import ConsoleChannel, ConsoleMedia, ConsoleSender
-from bot.config import Settings, redact_url
+from bot.config import ConfigError, Settings, redact_url
 from bot.delivery.broadcast import BroadcastEngine
 from bot.delivery.outbox import OutboxDispatcher, Sender
 from bot.domain.grid import GridIndex
@@ -31,7 +31,9 @@ from bot.services import people
 from bot.services.conversation import ConversationService, HandledObserver
 from bot.services.grid import load_grid_index
 from bot.services.housekeeping import Housekeeping
+from bot.services.inbound import Inbound, Outcome
 from bot.services.media import MediaFetcher
+from bot.services.ops import database_reachable
 from bot.services.outreach import OutreachService
 from bot.services.policy import deadline_policy
 from bot.services.sweep import DeadlineSweep
@@ -39,6 +41,9 @@ from bot.storage import migrate
 from bot.storage.db import Database
 from bot.storage.media_store import MediaSource, MediaStore
 from bot.storage.models import utcnow
+from bot.web.health import Health, SweepRun
+from bot.web.metrics import Metrics
+from bot.web.open311 import Open311Api
 from bot.web.server import build_web_app, start_web
 from handlers import router
 
@@ -48,6 +53,8 @@ if TYPE_CHECKING:
     from bot.channels.wechat import WeChatChannel
 
 log = logging.getLogger("jingtu")
+
+DATABASE_TIMEOUT = 10.0  # seconds `run` waits for the database to answer before giving up
 
 
 class Jingtu:
@@ -70,9 +77,13 @@ class Jingtu:
         self.policy = deadline_policy(settings)
         self.database = database or Database.from_url(settings.database_url)
         self.clock = clock
+        self.on_handled = on_handled  # the caller's observer; /metrics counts alongside it
         self.monotonic = monotonic
         self.sleep = sleep
         self.grid_index = GridIndex.build([])
+        # The process's Prometheus registry, built here rather than at import (bot/web/metrics.py).
+        self.metrics = Metrics(self.database, clock=clock)
+        self.last_sweep: SweepRun | None = None
         self.senders: dict[str, Sender] = {}
         # The media store, and each attached channel's way to download into it.
         self.media_store = MediaStore(settings.media_dir)
@@ -88,7 +99,7 @@ class Jingtu:
             dispatcher=self.dispatcher,
             clock=clock,
             policy=self.policy,
-            on_handled=on_handled,
+            on_handled=self._observer(on_handled),
             on_notified=lambda: self.media.poke(),
         )
         # Periodic jobs the scheduler runs; features append theirs in `_register_features`.
@@ -135,7 +146,11 @@ class Jingtu:
         )
 
         async def sweep_deadlines() -> None:
-            await self.sweep.run()
+            started = time.perf_counter()
+            stats = await self.sweep.run()
+            seconds = time.perf_counter() - started
+            self.last_sweep = SweepRun(self.clock(), seconds)
+            self.metrics.swept(seconds, stats.escalated)
             self.dispatcher.poke()  # what the sweep staged goes out now, not at the next drain
 
         interval = self.settings.sweep_interval_seconds
@@ -155,6 +170,34 @@ class Jingtu:
             on_notified=self.dispatcher.poke,
         )
 
+        self.open311 = Open311Api(
+            self.database,
+            self.settings,
+            lambda: self.grid_index,
+            self.policy,
+            clock=self.clock,
+            on_filed=self.dispatcher.poke,
+        )
+
+    def _observer(self, then: HandledObserver | None) -> HandledObserver:
+        """Count each handled event for /metrics, then tell the caller's observer."""
+
+        def observe(inbound: Inbound, outcome: Outcome) -> None:
+            self.metrics.handled(inbound, outcome)
+            if then is not None:
+                then(inbound, outcome)
+
+        return observe
+
+    def health(self) -> Health:
+        return Health(
+            self.database,
+            self.clock,
+            scheduler_alive=lambda: self.scheduler is not None and self.scheduler.running,
+            last_sweep=lambda: self.last_sweep,
+            details=lambda: {"cells": len(self.grid_index)},
+        )
+
     async def _unreachable(self, channel: str, chat_id: str) -> None:
         await people.mark_unreachable_and_unsubscribe(self.database, channel, chat_id)
 
@@ -172,7 +215,9 @@ class Jingtu:
     def attach_telegram(self) -> TelegramChannel:
         from bot.channels.telegram import TelegramChannel
 
-        channel = TelegramChannel(self.settings, self.conversation.process, store=self.media_store)
+        channel = TelegramChannel(
+            self.settings, self.conversation.process, store=self.media_store, sleep=self.sleep
+        )
         self.senders["telegram"] = channel.sender
         self.media_sources["telegram"] = channel.media
         self.telegram = channel
@@ -207,12 +252,12 @@ class Jingtu:
             self.scheduler = build_scheduler(self.periodic_jobs, timezone=self.settings.timezone)
             self.scheduler.start()
         if web_server:
-            adders = []
+            adders = [self.open311.add_routes, self.metrics.add_routes]
             if self.telegram is not None and self.settings.telegram_mode == "webhook":
                 adders.append(self.telegram.add_routes)
             if self.wechat is not None:
                 adders.append(self.wechat.add_routes)
-            app = build_web_app(adders, health=lambda: {"cells": len(self.grid_index)})
+            app = build_web_app(adders, health=self.health().handle)
             self._web_runner = await start_web(app, self.settings.web_host, self.settings.web_port)
 
     async def stop(self) -> None:
@@ -272,6 +317,15 @@ def freeze_startup_heap() -> None:
 
 async def _serve(settings: Settings, *, console: bool) -> int:
     app = Jingtu(settings)
+    problem = await database_reachable(app.database, timeout=DATABASE_TIMEOUT)
+    if problem is not None:
+        print(
+            f"cannot reach the database at {redact_url(settings.database_url)} ({problem}); "
+            "check DATABASE_URL and that the server is running",
+            file=sys.stderr,
+        )
+        await app.database.dispose()
+        return 1
     revision = await migrate.current_revision(app.database)
     if revision is None:
         print("The database has no schema yet: run `python -m bot db upgrade` (or `make run`).")
@@ -290,7 +344,11 @@ async def _serve(settings: Settings, *, console: bool) -> int:
             )
         if use_wechat:
             running.append(f"WeChat (webhook /wechat, {settings.wechat_api_base_url})")
-        await app.start(web_server=True)
+        try:
+            await app.start(web_server=True)
+        except ConfigError:  # e.g. a token the Bot API refuses: close what started, then say so
+            await app.stop()
+            raise
         freeze_startup_heap()
         log.info(
             "Jingtu running on %s; web on %s:%s; database %s; %d cells",

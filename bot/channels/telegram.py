@@ -52,7 +52,15 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import BaseRequest, RequestData
 
@@ -73,7 +81,7 @@ from bot.channels.inbound_ids import (
 )
 from bot.channels.lanes import ChatLanes
 from bot.channels.telegram_http import AiohttpRequest, environment_proxy
-from bot.config import WEBHOOK_SECRET_RE, Settings
+from bot.config import WEBHOOK_SECRET_RE, ConfigError, Settings, redact_url
 from bot.delivery.message import parse_stored_ref
 from bot.delivery.outbox import PermanentFailure, RetryLater
 from bot.storage.media_store import MediaStore, MediaUnavailable
@@ -81,6 +89,10 @@ from handlers.contract import Inbound, Location, Reply
 from messages import LOCALES, text
 
 log = logging.getLogger(__name__)
+
+# Seconds between attempts to reach the Bot API at startup, then every minute: a bureau's
+# network blips, and the service should come up when it is back rather than exit.
+START_BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0)
 
 CHANNEL = "telegram"
 MAX_MESSAGE = 4096
@@ -543,10 +555,16 @@ class TelegramChannel:
     """The PTB Application, its update handler and (in webhook mode) its aiohttp route."""
 
     def __init__(
-        self, settings: Settings, process: Process, *, store: MediaStore | None = None
+        self,
+        settings: Settings,
+        process: Process,
+        *,
+        store: MediaStore | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.settings = settings
         self.process = process
+        self.sleep = sleep  # the wait between attempts to reach the Bot API
         builder: ApplicationBuilder = (
             ApplicationBuilder()
             .token(settings.telegram_bot_token)
@@ -622,9 +640,36 @@ class TelegramChannel:
             language = None if locale == "zh-Hans" else locale
             await bot.set_my_commands(commands, language_code=language)
 
+    async def _initialize(self) -> None:
+        """Reach the Bot API (getMe); while it cannot be reached, one line per attempt, and retry.
+
+        A token the Bot API refuses is a configuration error, not a blip: no retry.
+        """
+        attempt = 0
+        while True:
+            try:
+                await self.application.initialize()
+                return
+            except InvalidToken:
+                raise ConfigError(
+                    "TELEGRAM_BOT_TOKEN was refused by the Bot API at "
+                    f"{redact_url(self.settings.telegram_base_url)}; check it with @BotFather"
+                ) from None
+            except NetworkError as exc:  # TimedOut included
+                delay = START_BACKOFF[min(attempt, len(START_BACKOFF) - 1)]
+                attempt += 1
+                log.warning(
+                    "cannot reach the Bot API at %s (attempt %d: %s); retrying in %.0f s",
+                    redact_url(self.settings.telegram_base_url),
+                    attempt,
+                    exc.message or type(exc).__name__,
+                    delay,
+                )
+                await self.sleep(delay)
+
     async def start(self) -> None:
         app = self.application
-        await app.initialize()
+        await self._initialize()
         await app.start()
         try:
             await self.register_commands()

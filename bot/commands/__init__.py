@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from bot.commands import campaign, db, grid, route, run, supervisors, wechat
+from bot.commands import campaign, db, grid, open311, route, run, supervisors, wechat
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
@@ -17,4 +17,5 @@ COMMAND_GROUPS: list[Register] = [
     route.register,
     campaign.register,
     wechat.register,
+    open311.register,
 ]

@@ -29,6 +29,10 @@ from bot.storage.models import (
 
 INBOX_LIMIT = 20
 
+# A reporter who has a chat to be written to. People who filed through Open311 have none (their
+# client polls the request instead), so no notice for them waits in the outbox for ever.
+HAS_CHAT = Person.chat_id != ""
+
 _STAFFED_CELLS = select(SupervisorCell.cell_code).where(
     SupervisorCell.cell_code.in_(bindparam("codes", expanding=True))
 )
@@ -116,7 +120,7 @@ async def reporter_chats(session: AsyncSession, case_id: int) -> list[ReporterCh
     rows = await session.execute(
         select(Person.id, Person.channel, Person.chat_id, Person.locale)
         .join(CaseReporter, CaseReporter.person_id == Person.id)
-        .where(CaseReporter.case_id == case_id)
+        .where(CaseReporter.case_id == case_id, HAS_CHAT)
         .order_by(CaseReporter.joined_at, Person.id)
     )
     return [ReporterChat(pid, channel, chat_id, locale) for pid, channel, chat_id, locale in rows]

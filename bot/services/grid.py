@@ -456,3 +456,79 @@ async def supervisors_of(database: Database, codes: Iterable[str]) -> dict[str, 
 async def grid_is_empty(database: Database) -> bool:
     async with database.reader() as session:
         return (await session.scalar(select(func.count()).select_from(GridCell))) == 0
+
+
+# --- finding cells ------------------------------------------------------------------------------
+
+MAX_FOUND = 50
+
+
+class UnknownCell(Exception):
+    """A cell code that is not in the grid; the message says what to do."""
+
+
+async def cell_refs(database: Database) -> list[CellRef]:
+    """Every cell's identity and names, without geometry, by level then code."""
+    async with database.reader() as session:
+        rows = await session.execute(
+            select(
+                GridCell.code,
+                GridCell.level,
+                GridCell.parent_code,
+                GridCell.name_zh,
+                GridCell.name_bo,
+                GridCell.name_en,
+            )
+        )
+        refs = [
+            CellRef(code, Level(level), parent, CellNames(zh, bo, en))
+            for code, level, parent, zh, bo, en in rows
+        ]
+    return sorted(refs, key=lambda r: (r.level.depth, r.code))
+
+
+async def find_cells(database: Database, query: str, *, limit: int = MAX_FOUND) -> list[CellRef]:
+    """Cells whose code is `query`, or starts with it, or whose name in any language contains it.
+
+    An exact code comes first; case and surrounding spaces do not matter.
+    """
+    needle = query.strip().casefold()
+    if not needle:
+        return []
+    refs = await cell_refs(database)
+    exact = [r for r in refs if r.code.casefold() == needle]
+    others = [
+        r
+        for r in refs
+        if r.code.casefold() != needle
+        and (
+            r.code.casefold().startswith(needle)
+            or any(needle in name.casefold() for name in (r.names.zh, r.names.bo, r.names.en))
+        )
+    ]
+    return (exact + others)[:limit]
+
+
+async def list_cells(
+    database: Database, *, level: Level | None = None, parent: str | None = None
+) -> list[CellRef]:
+    """Cells by level, under a parent: its children, or with `level`, its descendants there."""
+    refs = await cell_refs(database)
+    if parent is None:
+        return [r for r in refs if level is None or r.level == level]
+    by_code = {r.code: r for r in refs}
+    if parent not in by_code:
+        raise UnknownCell(f"no cell has the code {parent!r} (find one with: grid find NAME)")
+    if level is None:
+        return [r for r in refs if r.parent_code == parent]
+
+    def under(ref: CellRef) -> bool:
+        code = ref.parent_code
+        while code is not None:
+            if code == parent:
+                return True
+            up = by_code.get(code)
+            code = up.parent_code if up else None
+        return False
+
+    return [r for r in refs if r.level == level and under(r)]

@@ -5,24 +5,50 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Settings
+from bot.delivery.outbox import Envelope
 from bot.domain import categories
 from bot.domain.cases import OPEN_STATUSES, format_case_number
+from bot.domain.decisions import CaseRules
 from bot.domain.geo import haversine_m
 from bot.domain.grid import CellRef, GridIndex, Level
 from bot.services import case_queries, notices
 from bot.services.case_actions import event_row
-from bot.services.conversation import Turn
 from bot.storage.db import insert_ignore
-from bot.storage.models import Case, CaseCounter, CaseEvent, CasePhoto, CaseReporter
+from bot.storage.models import Case, CaseCounter, CaseEvent, CasePhoto, CaseReporter, Person
 
 MAX_PHOTOS = 3
 MIN_DESCRIPTION = 5
 MAX_DESCRIPTION = 2000
+
+
+class ReportContext(Protocol):
+    """Who files a report, where and when: a chat Turn is one, an Open311 submission another.
+
+    Both go through `submit_report`, so a report is routed and announced one way whatever door
+    it came in by.
+    """
+
+    @property
+    def session(self) -> AsyncSession: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def grid(self) -> GridIndex: ...
+    @property
+    def person(self) -> Person: ...
+    @property
+    def now(self) -> datetime: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def rules(self) -> CaseRules: ...
+    def notify(self, envelope: Envelope) -> None: ...
 
 
 @dataclass
@@ -112,7 +138,7 @@ async def reports_in_last_hour(
     )
 
 
-async def check_rate_limit(turn: Turn) -> None:
+async def check_rate_limit(turn: ReportContext) -> None:
     """Refuse a report over the hourly limit, saying when the next one will be accepted: when
     enough of the window's reports (the oldest first) have left it."""
     limit = turn.settings.report_rate_per_hour
@@ -129,7 +155,7 @@ async def next_case_number(session: AsyncSession, year: int) -> str:
     return format_case_number(year, int(result.scalar_one()))
 
 
-async def find_nearby_open_case(turn: Turn, draft: ReportDraft) -> Case | None:
+async def find_nearby_open_case(turn: ReportContext, draft: ReportDraft) -> Case | None:
     radius = turn.settings.duplicate_radius_m
     since = turn.now - timedelta(hours=turn.settings.duplicate_window_hours)
     d_lat = radius / 111_000.0
@@ -164,7 +190,7 @@ def validate_draft(grid: GridIndex, draft: ReportDraft) -> None:
         raise ReportRefused("report-invalid-draft")
 
 
-async def submit_report(turn: Turn, draft: ReportDraft) -> SubmitResult:
+async def submit_report(turn: ReportContext, draft: ReportDraft) -> SubmitResult:
     """Store the report as a case (or join a nearby open one) and tell the supervisors."""
     validate_draft(turn.grid, draft)
     await check_rate_limit(turn)
@@ -254,7 +280,7 @@ async def submit_report(turn: Turn, draft: ReportDraft) -> SubmitResult:
     return SubmitResult(case=case, joined=False, responsible=responsible, urgent=urgent)
 
 
-def _add_media(turn: Turn, case_id: int, draft: ReportDraft) -> None:
+def _add_media(turn: ReportContext, case_id: int, draft: ReportDraft) -> None:
     """The report's photos and, when it was spoken, the original voice message."""
     media = [("report", p) for p in draft.photos[:MAX_PHOTOS]]
     if draft.voice:
@@ -263,13 +289,15 @@ def _add_media(turn: Turn, case_id: int, draft: ReportDraft) -> None:
         turn.session.add(CasePhoto(case_id=case_id, kind=kind, channel=turn.channel, file_ref=ref))
 
 
-def _reporter_name(turn: Turn, draft: ReportDraft) -> str | None:
+def _reporter_name(turn: ReportContext, draft: ReportDraft) -> str | None:
     if draft.anonymous:
         return None
     return turn.person.display_name or f"{turn.channel}:{turn.person.channel_user_id}"
 
 
-async def _join_case(turn: Turn, case: Case, draft: ReportDraft, urgent: bool) -> SubmitResult:
+async def _join_case(
+    turn: ReportContext, case: Case, draft: ReportDraft, urgent: bool
+) -> SubmitResult:
     session = turn.session
     already = await session.get(CaseReporter, (case.id, turn.person.id))
     if already is None:

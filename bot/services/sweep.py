@@ -310,7 +310,7 @@ class DeadlineSweep:
         rows = await session.execute(
             select(CaseReporter.case_id, Person.id, Person.channel, Person.chat_id, Person.locale)
             .join(Person, Person.id == CaseReporter.person_id)
-            .where(among(CaseReporter.case_id, list(case_ids), dialect))
+            .where(among(CaseReporter.case_id, list(case_ids), dialect), case_queries.HAS_CHAT)
             .order_by(CaseReporter.case_id, CaseReporter.joined_at, Person.id)
         )
         found: dict[int, list[ReporterChat]] = defaultdict(list)

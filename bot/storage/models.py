@@ -438,3 +438,29 @@ class LeaderLock(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime] = mapped_column()
+
+
+# --- Open311 (GeoReport v2) ---------------------------------------------------------------------
+
+
+class Open311Key(Base):
+    """An API key a partner system posts requests with; only its SHA-256 is kept."""
+
+    __tablename__ = "open311_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class Open311Request(Base):
+    """A request posted through Open311: the token its client may poll, and the case it became."""
+
+    __tablename__ = "open311_requests"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("open311_keys.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

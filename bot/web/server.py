@@ -1,23 +1,18 @@
-"""Jingtu's own HTTP server: health, and the webhook endpoints of the channels that need one."""
+"""Jingtu's own HTTP server: /healthz, and the routes of the channels and features that need one."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
 
 RouteAdder = Callable[[web.Application], None]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def build_web_app(
-    route_adders: Iterable[RouteAdder], *, health: Callable[[], dict[str, object]]
-) -> web.Application:
+def build_web_app(route_adders: Iterable[RouteAdder], *, health: Handler) -> web.Application:
     app = web.Application(client_max_size=2 * 1024 * 1024)
-
-    async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"ok": True, **health()})
-
-    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/healthz", health)
     for add in route_adders:
         add(app)
     return app

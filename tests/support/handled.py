@@ -31,6 +31,6 @@ class HandledCounter:
 
 
 def handled(app: Jingtu) -> HandledCounter:
-    counter = app.conversation.on_handled
+    counter = app.on_handled
     assert isinstance(counter, HandledCounter), "build the app with on_handled=HandledCounter()"
     return counter
