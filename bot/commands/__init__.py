@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from bot.commands import campaign, db, grid, route, run, supervisors
+from bot.commands import campaign, db, desk, grid, route, run, staff, supervisors
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
@@ -16,4 +16,8 @@ COMMAND_GROUPS: list[Register] = [
     supervisors.register,
     route.register,
     campaign.register,
+    staff.register,
+    desk.register_cases,
+    desk.register_invite,
+    desk.register_stats,
 ]
