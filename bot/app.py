@@ -24,6 +24,7 @@ from bot.channels.console import ConsoleChannel, ConsoleSender
 from bot.config import Settings, redact_url
 from bot.delivery.broadcast import BroadcastEngine
 from bot.delivery.outbox import OutboxDispatcher, Sender
+from bot.domain.decisions import CaseRules
 from bot.domain.grid import GridIndex
 from bot.logs import configure_logging
 from bot.scheduler import PeriodicJob, build_scheduler
@@ -37,6 +38,7 @@ from bot.services.sweep import DeadlineSweep
 from bot.storage import migrate
 from bot.storage.db import Database
 from bot.storage.models import utcnow
+from bot.web.desk import Desk, DeskDeps
 from bot.web.server import build_web_app, start_web
 from handlers import router
 
@@ -134,6 +136,16 @@ class Jingtu:
 
         interval = self.settings.sweep_interval_seconds
         self.periodic_jobs.append(PeriodicJob("deadline-sweep", sweep_deadlines, interval))
+        self.desk = Desk(
+            DeskDeps(
+                self.database,
+                self.settings,
+                grid=lambda: self.grid_index,
+                rules=lambda: CaseRules(self.policy, self.grid_index),
+                clock=self.clock,
+                poke=self.dispatcher.poke,
+            )
+        )
         self.housekeeping = Housekeeping(
             self.database, self.settings.retention_days, clock=self.clock
         )
@@ -178,7 +190,7 @@ class Jingtu:
             self.scheduler = build_scheduler(self.periodic_jobs, timezone=self.settings.timezone)
             self.scheduler.start()
         if web_server:
-            adders = []
+            adders = [self.desk.add_routes]
             if self.telegram is not None and self.settings.telegram_mode == "webhook":
                 adders.append(self.telegram.add_routes)
             if self.wechat is not None:
@@ -264,7 +276,7 @@ async def _serve(settings: Settings, *, console: bool) -> int:
         await app.start(web_server=True)
         freeze_startup_heap()
         log.info(
-            "Jingtu running on %s; web on %s:%s; database %s; %d cells",
+            "Jingtu running on %s; web (and the staff desk, /desk/) on %s:%s; database %s; %d cells",
             " and ".join(running),
             settings.web_host,
             settings.web_port,
@@ -278,12 +290,13 @@ async def _serve(settings: Settings, *, console: bool) -> int:
         await app.stop()
         return 0
     channel = app.attach_console(ConsoleSender(out=sys.stdout))
-    await app.start(web_server=use_wechat)
+    await app.start(web_server=True)
     freeze_startup_heap()
     print(
         f"No TELEGRAM_BOT_TOKEN set: running the console channel on the sample grid "
         f"({len(app.grid_index)} cells, database {redact_url(settings.database_url)})."
     )
+    print(f"The staff desk: http://{settings.web_host}:{app.web_port}/desk/")
     try:
         await channel.interact()
     finally:

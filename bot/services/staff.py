@@ -234,14 +234,15 @@ async def login(
     ok = await asyncio.to_thread(
         _verify, staff.password_hash if staff is not None else _DUMMY_HASH, password[:MAX_PASSWORD]
     )
-    async with database.transaction() as session:
-        if staff is None or not ok or staff.disabled:
-            reason = "unknown name" if staff is None else ("disabled" if ok else "wrong password")
+    if staff is None or not ok or staff.disabled:
+        reason = "unknown name" if staff is None else ("disabled" if ok else "wrong password")
+        async with database.transaction() as session:
             session.add_all(
                 SecurityEvent(at=now, actor=label, action=LOGIN_FAILED, reason=reason)
                 for label in labels
             )
-            raise StaffRefused("desk-login-failed", "wrong name or password")
+        raise StaffRefused("desk-login-failed", "wrong name or password")
+    async with database.transaction() as session:
         token = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
         session.add(
