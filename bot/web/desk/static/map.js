@@ -3,7 +3,7 @@
   "use strict";
   var el = document.getElementById("map");
   var status = document.getElementById("map-status");
-  var map = L.map(el, { preferCanvas: true }).setView([29.27, 88.88], 7);
+  var map = L.map(el, { preferCanvas: true, minZoom: 3, maxZoom: 18 }).setView([29.27, 88.88], 7);
   if (el.dataset.tiles) {
     L.tileLayer(el.dataset.tiles, { maxZoom: 18 }).addTo(map);
   }
