@@ -24,6 +24,7 @@ from bot.channels.console import ConsoleChannel, ConsoleMedia, ConsoleSender
 from bot.config import ConfigError, Settings, redact_url
 from bot.delivery.broadcast import BroadcastEngine
 from bot.delivery.outbox import OutboxDispatcher, Sender
+from bot.domain.decisions import CaseRules
 from bot.domain.grid import GridIndex
 from bot.logs import configure_logging
 from bot.scheduler import PeriodicJob, build_scheduler
@@ -41,6 +42,7 @@ from bot.storage import migrate
 from bot.storage.db import Database
 from bot.storage.media_store import MediaSource, MediaStore
 from bot.storage.models import utcnow
+from bot.web.desk import Desk, DeskDeps
 from bot.web.health import Health, SweepRun
 from bot.web.metrics import Metrics
 from bot.web.open311 import Open311Api
@@ -155,6 +157,16 @@ class Jingtu:
 
         interval = self.settings.sweep_interval_seconds
         self.periodic_jobs.append(PeriodicJob("deadline-sweep", sweep_deadlines, interval))
+        self.desk = Desk(
+            DeskDeps(
+                self.database,
+                self.settings,
+                grid=lambda: self.grid_index,
+                rules=lambda: CaseRules(self.policy, self.grid_index),
+                clock=self.clock,
+                poke=self.dispatcher.poke,
+            )
+        )
         self.housekeeping = Housekeeping(
             self.database, self.settings.retention_days, clock=self.clock
         )
@@ -252,7 +264,7 @@ class Jingtu:
             self.scheduler = build_scheduler(self.periodic_jobs, timezone=self.settings.timezone)
             self.scheduler.start()
         if web_server:
-            adders = [self.open311.add_routes, self.metrics.add_routes]
+            adders = [self.desk.add_routes, self.open311.add_routes, self.metrics.add_routes]
             if self.telegram is not None and self.settings.telegram_mode == "webhook":
                 adders.append(self.telegram.add_routes)
             if self.wechat is not None:
@@ -351,7 +363,7 @@ async def _serve(settings: Settings, *, console: bool) -> int:
             raise
         freeze_startup_heap()
         log.info(
-            "Jingtu running on %s; web on %s:%s; database %s; %d cells",
+            "Jingtu running on %s; web (and the staff desk, /desk/) on %s:%s; database %s; %d cells",
             " and ".join(running),
             settings.web_host,
             settings.web_port,
@@ -365,12 +377,13 @@ async def _serve(settings: Settings, *, console: bool) -> int:
         await app.stop()
         return 0
     channel = app.attach_console(ConsoleSender(out=sys.stdout))
-    await app.start(web_server=use_wechat)
+    await app.start(web_server=True)
     freeze_startup_heap()
     print(
         f"No TELEGRAM_BOT_TOKEN set: running the console channel on the sample grid "
         f"({len(app.grid_index)} cells, database {redact_url(settings.database_url)})."
     )
+    print(f"The staff desk: http://{settings.web_host}:{app.web_port}/desk/")
     try:
         await channel.interact()
     finally:

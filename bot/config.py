@@ -60,6 +60,9 @@ class Settings:
     invite_ttl_days: float = 7.0
     sweep_interval_seconds: float = 60.0
     retention_days: float = 30.0
+    # The staff desk (dashboard): idle minutes before a session ends; optional map tiles URL.
+    desk_session_minutes: float = 480.0
+    map_tiles_url: str = ""
     # Outreach.
     broadcast_rate_per_second: float = 30.0
     paid_broadcast: bool = False  # Telegram paid broadcasts: allows up to 1000 messages/s
@@ -329,4 +332,6 @@ _VARIABLES = {
     "JINGTU_CAMPAIGN_MISFIRE_GRACE_MINUTES": ("campaign_misfire_grace_minutes", _positive),
     "JINGTU_MEDIA_DIR": ("media_dir", _plain),
     "JINGTU_MEDIA_MAX_BYTES": ("media_max_bytes", _media_max_bytes),
+    "JINGTU_DESK_SESSION_MINUTES": ("desk_session_minutes", _positive),
+    "JINGTU_MAP_TILES_URL": ("map_tiles_url", _plain),
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from bot.commands import campaign, db, grid, open311, route, run, supervisors, wechat
+from bot.commands import campaign, db, desk, grid, open311, route, run, staff, supervisors, wechat
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
@@ -18,4 +18,8 @@ COMMAND_GROUPS: list[Register] = [
     campaign.register,
     wechat.register,
     open311.register,
+    staff.register,
+    desk.register_cases,
+    desk.register_invite,
+    desk.register_stats,
 ]

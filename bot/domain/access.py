@@ -1,7 +1,8 @@
 """Who may do what to a case: the one authorization rule.
 
 A supervisor acts on the cases of the cells they hold, and on cases escalated from below up to one
-of them; a resident acts only on cases they reported. Every entry (a chat button, a typed number,
+of them; a resident acts only on cases they reported; a member of the bureau's staff acts on the
+desk on every case within their subtree (an admin's is the whole grid; a viewer only looks). Every entry (a chat button, a typed number,
 the follow-up answer, the staff desk) asks `may` and records what it refuses.
 """
 
@@ -28,6 +29,15 @@ class Verb(StrEnum):
     VIEW_AS_REPORTER = "view-reported"
     ANSWER_QUESTION = "answer"
     ANSWER_FOLLOW_UP = "follow-up"
+    # The desk's own verbs (staff also VIEW, TRANSFER to reassign, MERGE and MERGE_INTO).
+    NOTE = "note"  # an internal note, never sent to anyone
+    MESSAGE = "message"  # a message to the case's reporters, who stay anonymous to staff
+
+
+class StaffRole(StrEnum):
+    ADMIN = "admin"  # the whole grid
+    COUNTY = "county"  # the subtree of one cell
+    VIEWER = "viewer"  # looks at the whole grid, acts on nothing
 
 
 # The transition a verb needs the case's status to allow; None: any open case will do.
@@ -40,6 +50,7 @@ _NEEDS: dict[Verb, Action | None] = {
     Verb.MERGE: Action.MERGE,
     Verb.MERGE_INTO: None,
     Verb.ANSWER_QUESTION: None,
+    Verb.MESSAGE: None,
 }
 SUPERVISOR_VERBS = frozenset(
     {
@@ -53,17 +64,23 @@ SUPERVISOR_VERBS = frozenset(
         Verb.MERGE_INTO,
     }
 )
+STAFF_VERBS = frozenset(
+    {Verb.VIEW, Verb.TRANSFER, Verb.MERGE, Verb.MERGE_INTO, Verb.NOTE, Verb.MESSAGE}
+)
 
 
 class Refusal(StrEnum):
     NOT_YOURS = "not-yours"  # answered as "no such case": a refusal must not reveal existence
     STALE = "stale"  # yours, but its status no longer allows this
+    READ_ONLY = "read-only"  # a viewer may look but not act
 
 
 @dataclass(frozen=True, slots=True)
 class Actor:
     cells: frozenset[str]  # the grid cells the person supervises
     reported: bool = False  # whether they reported the case in question
+    # Desk staff: `cells` are the roots of their subtree (empty for an admin or a viewer).
+    staff: StaffRole | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +96,25 @@ def answerable_cells(case: CaseFacts) -> list[str]:
     return escalated_cells(list(case.chain), case.escalation_level)
 
 
+def covers(actor: Actor, chain: Sequence[str]) -> bool:
+    """Whether a staff member's subtree holds a cell with this chain (itself first)."""
+    if actor.staff in (StaffRole.ADMIN, StaffRole.VIEWER):
+        return True
+    return actor.staff == StaffRole.COUNTY and bool(actor.cells & set(chain))
+
+
 def may(actor: Actor, verb: Verb, case: CaseFacts) -> Refusal | None:
     """None if the actor may take this action on the case now; otherwise why not."""
-    if verb in SUPERVISOR_VERBS:
+    if actor.staff is not None:
+        if verb not in STAFF_VERBS or not covers(actor, case.chain):
+            return Refusal.NOT_YOURS
+        if verb == Verb.VIEW:
+            return None
+        if actor.staff == StaffRole.VIEWER:
+            return Refusal.READ_ONLY
+        if verb == Verb.NOTE:
+            return None
+    elif verb in SUPERVISOR_VERBS:
         if not actor.cells & set(answerable_cells(case)):
             return Refusal.NOT_YOURS
     elif not actor.reported:

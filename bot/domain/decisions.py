@@ -272,6 +272,30 @@ class CaseRules:
             ),
         )
 
+    def note(self, state: CaseState, *, text: str) -> Decision:
+        """An internal note from the desk: part of the history, told to nobody."""
+        return Decision(state, state, (Event("note", None, None, None, None, note=text),))
+
+    def message_reporters(self, state: CaseState, *, text: str) -> Decision:
+        """The desk writes to the reporters of an open case; nobody at the desk learns who they are."""
+        if state.status not in OPEN_STATUSES:
+            raise TransitionRefused(state.status, "message")
+        return Decision(
+            state,
+            state,
+            (
+                Event(
+                    "desk_message",
+                    None,
+                    None,
+                    None,
+                    None,
+                    note=text,
+                    audiences=frozenset({Audience.REPORTERS}),
+                ),
+            ),
+        )
+
     def answer(self, state: CaseState, *, question_id: int, answer: str) -> Decision:
         return Decision(
             state,

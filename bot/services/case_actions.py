@@ -201,7 +201,7 @@ async def _decide_and_tell(
         ctx,
         case,
         recorded,
-        actor_person_id=actor_id if actor_kind != "system" else None,
+        actor_person_id=actor_id if actor_kind in ("supervisor", "resident") else None,
         photos=photos,
         photo_channel=photo_channel,
     )
@@ -268,11 +268,18 @@ async def merge(ctx: Context, person: Person, case: Case, target: Case, reason: 
 
     The caller has authorized both: `Verb.MERGE` on the duplicate, `Verb.MERGE_INTO` on target.
     """
+    await merge_as(ctx, case, target, reason, actor_kind="supervisor", actor_id=person.id)
+
+
+async def merge_as(
+    ctx: Context, case: Case, target: Case, reason: str, *, actor_kind: str, actor_id: int
+) -> None:
+    """`merge`, by whoever decided it (a supervisor in chat, staff on the desk)."""
     decision = ctx.rules.merge(
         state_of(case), into_number=target.number, reason=clean(reason), now=ctx.now
     )
     case.merged_into_id = target.id
-    await _decide_and_tell(ctx, case, decision, actor_kind="supervisor", actor_id=person.id)
+    await _decide_and_tell(ctx, case, decision, actor_kind=actor_kind, actor_id=actor_id)
     already = set(
         (
             await ctx.session.scalars(
@@ -304,13 +311,36 @@ async def merge(ctx: Context, person: Person, case: Case, target: Case, reason: 
         CaseEvent(
             case_id=target.id,
             kind="joined",
-            actor_kind="supervisor",
-            actor_id=person.id,
+            actor_kind=actor_kind,
+            actor_id=actor_id,
             note=clean(reason),
             data={"merged_from": case.number, "reporters": target.reporter_count},
             at=ctx.now,
         )
     )
+
+
+# --- what the bureau's staff do on the desk (authorized by the caller through `may`) -------------
+
+
+async def reassign_by_staff(
+    ctx: Context, staff_id: int, case: Case, to_code: str, reason: str
+) -> None:
+    """The desk hands a case to another cell: the same decision as a supervisor's transfer."""
+    decision = ctx.rules.transfer(
+        state_of(case), to_cell=to_code, reason=clean(reason), now=ctx.now
+    )
+    await _decide_and_tell(ctx, case, decision, actor_kind="staff", actor_id=staff_id)
+
+
+async def note_by_staff(ctx: Context, staff_id: int, case: Case, text: str) -> None:
+    decision = ctx.rules.note(state_of(case), text=clean(text))
+    await _decide_and_tell(ctx, case, decision, actor_kind="staff", actor_id=staff_id)
+
+
+async def message_by_staff(ctx: Context, staff_id: int, case: Case, text: str) -> None:
+    decision = ctx.rules.message_reporters(state_of(case), text=clean(text))
+    await _decide_and_tell(ctx, case, decision, actor_kind="staff", actor_id=staff_id)
 
 
 # --- the reporters' side ----------------------------------------------------------------------

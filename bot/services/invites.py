@@ -120,6 +120,9 @@ async def redeem(turn: Turn, raw_code: str) -> Redeemed:
     if invite is None:
         _record(turn, FAILED, "unknown code")
         return Redeemed("sv-invite-invalid", {})
+    if invite.revoked_at is not None:
+        _record(turn, FAILED, f"invite {invite.id} revoked")
+        return Redeemed("sv-invite-revoked", {})
     if invite.used_at is not None:
         _record(turn, FAILED, f"invite {invite.id} already used")
         return Redeemed("sv-invite-used", {})
@@ -129,7 +132,7 @@ async def redeem(turn: Turn, raw_code: str) -> Redeemed:
     # Claimed by a conditional UPDATE: of two people racing with one code, exactly one wins.
     claimed = await turn.session.execute(
         update(Invite)
-        .where(Invite.id == invite.id, Invite.used_at.is_(None))
+        .where(Invite.id == invite.id, Invite.used_at.is_(None), Invite.revoked_at.is_(None))
         .values(used_at=turn.now, used_by_person_id=turn.person.id)
     )
     if not getattr(claimed, "rowcount", 0):

@@ -404,6 +404,8 @@ def _reporter_reply(
         return Reply(t(key, number=number))
     if kind == "reopen":
         return Reply(t("rp-reopened", number=number))
+    if kind == "desk_message":
+        return Reply(t("rp-desk-message", number=number, message=event.note))
     return None
 
 

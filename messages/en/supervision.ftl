@@ -11,6 +11,7 @@ sv-invite-usage = Put the invitation code after the command, e.g. /join ABCDE234
 sv-invite-invalid = That invitation code is not valid. Check it letter by letter (10 letters and digits) or ask the bureau for a new one.
 sv-invite-used = That invitation code has already been used. Ask the bureau for a new one.
 sv-invite-expired = That invitation code expired on { $expired }. Ask the bureau for a new one.
+sv-invite-revoked = The bureau has revoked that invitation code. Ask the bureau for a new one.
 sv-invite-throttled = Too many wrong invitation codes from this account. For safety, please try again after { $until }.
 
 ## The inbox and one case.
@@ -148,6 +149,7 @@ rp-button-not-fixed = ❌ No, not fixed
 rp-closed = ✅ Case { $number } is closed. Thank you for helping keep Shigatse clean!
 rp-closed-no-answer = ✅ Case { $number } is closed (there was no answer to the follow-up question).
 rp-reopened = 🔁 Case { $number } is reopened and goes to the supervisors again.
+rp-desk-message = 📨 A message from the environment bureau about case { $number }: { $message }
 rp-question =
     💬 The supervisor of { $cell } asks about your case { $number }:
     { $question }

@@ -11,6 +11,7 @@ sv-invite-usage = 请在命令后加上邀请码，例如：/join ABCDE23456
 sv-invite-invalid = 邀请码无效。请逐字核对（10 位字母和数字），或向生态环境局索取新的邀请码。
 sv-invite-used = 该邀请码已被使用。请向生态环境局索取新的邀请码。
 sv-invite-expired = 该邀请码已于 { $expired } 过期。请向生态环境局索取新的邀请码。
+sv-invite-revoked = 该邀请码已被生态环境局撤销。请向生态环境局索取新的邀请码。
 sv-invite-throttled = 此账号输错邀请码次数过多。为安全起见，请在 { $until } 之后再试。
 
 ## 待办与案件详情。
@@ -139,6 +140,7 @@ rp-button-not-fixed = ❌ 没有，仍未解决
 rp-closed = ✅ 案件 { $number } 已关闭。感谢您为守护日喀则的碧水蓝天出力！
 rp-closed-no-answer = ✅ 案件 { $number } 已关闭（回访未收到答复）。
 rp-reopened = 🔁 案件 { $number } 已重新打开，将再次交由监督员处理。
+rp-desk-message = 📨 生态环境局关于案件 { $number } 的消息：{ $message }
 rp-question =
     💬 「{ $cell }」的监督员就您的案件 { $number } 提问：
     { $question }

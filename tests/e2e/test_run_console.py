@@ -14,7 +14,11 @@ def run_bot(args: list[str], cwd: Path, stdin: str = "") -> subprocess.Completed
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         input=stdin,
-        env={"DATABASE_URL": f"sqlite+aiosqlite:///{cwd}/jingtu.db", "PATH": "/usr/bin:/bin"},
+        env={
+            "DATABASE_URL": f"sqlite+aiosqlite:///{cwd}/jingtu.db",
+            "PATH": "/usr/bin:/bin",
+            "WEB_PORT": "0",  # the web server (the desk) on any free port
+        },
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -30,6 +34,7 @@ def test_run_without_a_token_serves_the_console_on_the_sample_grid(tmp_path: Pat
     assert "running the console channel on the sample grid (1910 cells" in result.stdout
     assert "日喀则市生态环境局" in result.stdout  # the welcome, in the default language
     assert "/report — 举报污染" in result.stdout  # and the command list
+    assert "The staff desk: http://127.0.0.1:" in result.stdout  # the web app serves here too
 
 
 def test_the_serving_process_freezes_what_startup_built():

@@ -1,0 +1,227 @@
+## The bureau's desk: the staff dashboard.
+desk-app-name = Jingtu desk
+desk-title = Desk
+desk-nav-map = Map
+desk-nav-cases = Cases
+desk-nav-stats = Statistics
+desk-nav-supervisors = Supervisors
+desk-nav-campaigns = Campaigns
+desk-language = Language
+desk-locale-zh-Hans = 中文
+desk-locale-bo = བོད་ཡིག
+desk-locale-en = English
+desk-logout = Sign out
+desk-back = Back to the cases
+desk-any = any
+desk-none = none
+desk-role-admin = administrator
+desk-role-county = county officer
+desk-role-viewer = viewer
+
+## Signing in.
+desk-login-title = Sign in to the desk
+desk-login-name = Name
+desk-login-password = Password
+desk-login-submit = Sign in
+desk-login-failed = Wrong name or password. Check both and try again.
+desk-login-throttled = Too many failed sign-ins. Wait { $minutes } minutes, then try again, or ask an administrator to reset your password.
+desk-session-expired = Your session has ended. Sign in again to continue.
+desk-csrf-refused = This form had expired or did not come from the desk, so nothing was changed. Reload the page and try again.
+
+## Account management (also the CLI's refusals).
+desk-password-length = A password needs { $min } to { $max } characters.
+desk-password-mismatch = The two passwords differ. Type the same password twice.
+desk-name-invalid = A name has 2 to 64 characters and no spaces.
+desk-name-taken = That name is taken. Choose another.
+desk-role-invalid = Choose the role admin, county or viewer.
+desk-cell-required = A county officer needs the cell code of their county.
+desk-cell-unwanted = This role sees the whole grid: leave the cell out.
+desk-staff-unknown = There is no staff account by that name.
+
+## The case list.
+desk-filter-status = Status
+desk-filter-category = Category
+desk-filter-cell = Within cell
+desk-filter-overdue = Overdue only
+desk-filter-since = From
+desk-filter-until = To
+desk-filter-text = Text
+desk-filter-apply = Show
+desk-export-csv = Export CSV
+desk-cases-count = { $total } cases · page { $page } of { $pages }
+desk-no-cases = No case matches these filters.
+desk-previous = Previous
+desk-next = Next
+desk-col-number = Number
+desk-col-received = Received
+desk-col-status = Status
+desk-col-category = Category
+desk-col-cell = Cell
+desk-col-origin = Reported in
+desk-col-reporters = Reporters
+desk-col-ack-due = Acknowledge by
+desk-col-resolve-due = Resolve by
+desk-col-county = County
+desk-col-campaign = Campaign
+desk-col-runs = Runs
+desk-col-recipients = Recipients
+desk-col-delivered = Delivered
+desk-col-failed = Failed
+desk-col-name = Name
+desk-col-channels = Reached on
+desk-col-expires = Expires
+desk-col-state = State
+desk-col-title = Title
+desk-col-topic = Topic
+desk-col-when = When
+desk-col-next = Next
+desk-col-progress = Progress
+desk-bad-date = “{ $value }” is not a date. Write it like 2026-11-30.
+desk-bad-status = There is no case status “{ $value }”. Pick one from the list.
+desk-bad-range = The start date is after the end date. Swap them.
+desk-bad-period = “{ $value }” is neither a year (2026) nor a month (2026-11).
+desk-cell-unknown = There is no grid cell “{ $cell }”. Check the code on the map.
+
+desk-status-open = open
+desk-status-new = new
+desk-status-assigned = assigned
+desk-status-acknowledged = acknowledged
+desk-status-resolved = resolved
+desk-status-closed = closed
+desk-status-reopened = reopened
+desk-status-rejected = rejected
+desk-status-merged = merged as a duplicate
+
+## One case.
+desk-case-title = Case { $number }
+desk-escalated = escalated { $level } level(s)
+desk-reporters-anonymous = { $count } — identities are never shown on the desk
+desk-photos = Photos
+desk-no-photos = No photos.
+desk-photo-report = reporter's photo
+desk-photo-resolution = resolution photo
+desk-timeline = Timeline
+desk-actions = Actions
+desk-no-actions = Your account cannot act on this case.
+desk-action-reassign = Reassign
+desk-reassign-to = To cell
+desk-reason = Reason
+desk-action-duplicate = Close as a duplicate
+desk-duplicate-of = Duplicate of case
+desk-action-note = Add an internal note
+desk-action-message = Message the reporters
+desk-message-hint = Sent to everyone who reported this case, in their chat; they stay anonymous to you.
+desk-done-reassign = The case is reassigned; the new cell's supervisors and the reporters are told.
+desk-done-duplicate = The case is closed as a duplicate; its reporters now follow the other case.
+desk-done-note = The note is added to the timeline.
+desk-done-message = The message is on its way to the reporters.
+desk-done-removed = The supervisor is removed.
+desk-done-revoked = The invite is revoked.
+desk-done-scheduled = The schedule is added.
+desk-done-cancelled = The schedule is cancelled.
+desk-case-not-found = There is no case { $number } within your area. Check the number.
+desk-case-stale = Case { $number } has moved on: its status no longer allows this. Reload the page.
+desk-read-only = A viewer account can look but not act. Ask an administrator if you need to act.
+desk-text-required = Write at least a few words.
+desk-cell-outside = Cell { $cell } is outside your area. Choose a cell within it.
+desk-same-cell = The case is already with cell { $cell }. Choose another cell.
+desk-same-case = A case cannot be a duplicate of itself. Give the other case's number.
+
+desk-actor-resident = reporter
+desk-actor-supervisor = supervisor
+desk-actor-staff = desk
+desk-actor-system = system
+desk-event-created = received
+desk-event-assigned = assigned
+desk-event-acknowledge = acknowledged
+desk-event-question = question to the reporters
+desk-event-answer = answer from a reporter
+desk-event-transfer = reassigned
+desk-event-resolve = resolved
+desk-event-reject = rejected
+desk-event-merge = closed as a duplicate
+desk-event-joined = reporters joined
+desk-event-escalate = escalated
+desk-event-overdue = overdue at the top of the grid
+desk-event-follow_up = follow-up asked
+desk-event-close = closed
+desk-event-reopen = reopened
+desk-event-note = internal note
+desk-event-desk_message = message from the desk
+
+## The map.
+desk-map-level = Level
+desk-level-county = counties
+desk-level-township = townships
+desk-level-village = villages
+desk-map-none = no open case
+desk-map-open = open
+desk-map-overdue = overdue
+desk-map-open-case = Open the case
+
+## Statistics.
+desk-stats-headline = { $received } cases received, { $closed } closed; { $sent } messages sent.
+desk-stats-chart = Cases per county
+desk-stats-by-county = Per county
+desk-stats-by-category = Per category
+desk-stats-campaigns = Campaigns
+desk-stats-all = All
+desk-stat-received = Received
+desk-stat-resolved = Resolved
+desk-stat-ack-in-time = Acknowledged in time
+desk-stat-resolved-in-time = Resolved in time
+desk-stat-median-ack = Median hours to acknowledge
+desk-stat-median-resolve = Median hours to resolve
+desk-stat-escalations = Escalations
+desk-stat-follow-up = Follow-up: fixed / not fixed / silent
+desk-stat-reopen-rate = Reopened
+desk-report-monthly = Monthly report
+desk-report-annual = Annual report
+
+## The printable report (always shown in Chinese; these are for completeness).
+desk-report-title-month = Jingtu report, { $year }-{ $month }
+desk-report-title-year = Jingtu annual report { $year }
+desk-report-period = { $since } to { $until }
+desk-report-headline = Headline figures
+desk-report-received = Cases received: { $count }
+desk-report-closed = Cases closed: { $count }
+desk-report-ack = Acknowledged in time: { $count } of { $total }
+desk-report-resolved = Resolved in time: { $count } of { $total }
+desk-report-escalations = Escalations: { $count }
+desk-report-follow-up = Follow-up checks: { $fixed } fixed, { $not_fixed } not fixed, { $silent } unanswered
+desk-report-messages = Messages sent: { $count }
+desk-report-generated = Generated { $at }
+
+## Supervisors.
+desk-roster = Roster
+desk-unstaffed = Cells without a supervisor
+desk-invites = Invites
+desk-invite-pending = pending
+desk-invite-used = used
+desk-invite-expired = expired
+desk-invite-revoked = revoked
+desk-revoke = Revoke
+desk-remove = Remove
+desk-unreachable = Who cannot be reached
+desk-unreachable-no-chat = no chat account known
+desk-unreachable-blocked = blocked the bot or left the chat
+desk-unreachable-wechat-window = WeChat refused the last message (no contact for 48 hours)
+desk-supervisor-unknown = There is no such supervisor within your area.
+desk-invite-unknown = There is no such invite within your area.
+desk-invite-not-pending = Only a pending invite can be revoked.
+
+## Campaigns.
+desk-library = Library
+desk-schedules = Schedules
+desk-runs = Runs
+desk-cancel = Cancel
+desk-schedule-new = New schedule
+desk-schedule-cron = Repeat (cron, e.g. 0 10 * * 1)
+desk-schedule-at = Or once at
+desk-schedule-area = Within cell (optional)
+desk-schedule-add = Add the schedule
+desk-admin-only = Only an administrator can change campaigns.
+desk-bad-time = That time cannot be read. Use the date and time picker.
+desk-cron-or-time = Give either a repeat (cron) or a single time, not both and not neither.
+desk-campaign-refused = The schedule was refused, nothing was changed:
+desk-schedule-unknown = There is no such active schedule.

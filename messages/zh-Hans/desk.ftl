@@ -1,0 +1,227 @@
+## 生态环境局工作台（工作人员后台）。
+desk-app-name = 净土工作台
+desk-title = 工作台
+desk-nav-map = 地图
+desk-nav-cases = 案件
+desk-nav-stats = 统计
+desk-nav-supervisors = 网格监督员
+desk-nav-campaigns = 宣传活动
+desk-language = 语言
+desk-locale-zh-Hans = 中文
+desk-locale-bo = བོད་ཡིག
+desk-locale-en = English
+desk-logout = 退出
+desk-back = 返回案件列表
+desk-any = 全部
+desk-none = 无
+desk-role-admin = 管理员
+desk-role-county = 区县工作人员
+desk-role-viewer = 只读用户
+
+## 登录。
+desk-login-title = 登录工作台
+desk-login-name = 用户名
+desk-login-password = 密码
+desk-login-submit = 登录
+desk-login-failed = 用户名或密码错误。请核对后重试。
+desk-login-throttled = 登录失败次数过多。请 { $minutes } 分钟后再试，或请管理员重置密码。
+desk-session-expired = 登录已过期，请重新登录后继续。
+desk-csrf-refused = 该表单已过期或并非来自工作台，未作任何更改。请刷新页面后重试。
+
+## 账号管理（命令行同样使用）。
+desk-password-length = 密码长度须为 { $min } 至 { $max } 个字符。
+desk-password-mismatch = 两次输入的密码不一致，请重新输入。
+desk-name-invalid = 用户名须为 2 至 64 个字符，且不含空格。
+desk-name-taken = 该用户名已被使用，请另选一个。
+desk-role-invalid = 请选择角色：admin、county 或 viewer。
+desk-cell-required = 区县工作人员须指定所在区县的网格编码。
+desk-cell-unwanted = 该角色可查看全部网格，请不要指定网格。
+desk-staff-unknown = 没有该用户名的工作人员账号。
+
+## 案件列表。
+desk-filter-status = 状态
+desk-filter-category = 类别
+desk-filter-cell = 所属网格
+desk-filter-overdue = 仅看超期
+desk-filter-since = 起始日期
+desk-filter-until = 截止日期
+desk-filter-text = 关键词
+desk-filter-apply = 查询
+desk-export-csv = 导出 CSV
+desk-cases-count = 共 { $total } 件 · 第 { $page }/{ $pages } 页
+desk-no-cases = 没有符合条件的案件。
+desk-previous = 上一页
+desk-next = 下一页
+desk-col-number = 编号
+desk-col-received = 受理时间
+desk-col-status = 状态
+desk-col-category = 类别
+desk-col-cell = 网格
+desk-col-origin = 举报地点
+desk-col-reporters = 举报人
+desk-col-ack-due = 签收期限
+desk-col-resolve-due = 办结期限
+desk-col-county = 区县
+desk-col-campaign = 活动
+desk-col-runs = 发送批次
+desk-col-recipients = 接收人数
+desk-col-delivered = 送达
+desk-col-failed = 失败
+desk-col-name = 姓名
+desk-col-channels = 联系渠道
+desk-col-expires = 有效期至
+desk-col-state = 状态
+desk-col-title = 标题
+desk-col-topic = 主题
+desk-col-when = 时间
+desk-col-next = 下次发送
+desk-col-progress = 进度
+desk-bad-date = “{ $value }”不是有效日期，请按 2026-11-30 的格式填写。
+desk-bad-status = 没有“{ $value }”这一案件状态，请从列表中选择。
+desk-bad-range = 起始日期晚于截止日期，请对调。
+desk-bad-period = “{ $value }”既不是年份（2026）也不是月份（2026-11）。
+desk-cell-unknown = 没有编码为“{ $cell }”的网格，请在地图上核对编码。
+
+desk-status-open = 未办结
+desk-status-new = 新建
+desk-status-assigned = 已派发
+desk-status-acknowledged = 已签收
+desk-status-resolved = 已处理
+desk-status-closed = 已办结
+desk-status-reopened = 已重新打开
+desk-status-rejected = 不予受理
+desk-status-merged = 已合并（重复）
+
+## 单个案件。
+desk-case-title = 案件 { $number }
+desk-escalated = 已上报 { $level } 级
+desk-reporters-anonymous = { $count } 人 —— 工作台不显示举报人身份
+desk-photos = 照片
+desk-no-photos = 没有照片。
+desk-photo-report = 举报照片
+desk-photo-resolution = 处理照片
+desk-timeline = 办理过程
+desk-actions = 操作
+desk-no-actions = 您的账号无权处理该案件。
+desk-action-reassign = 改派
+desk-reassign-to = 改派至网格
+desk-reason = 理由
+desk-action-duplicate = 作为重复案件关闭
+desk-duplicate-of = 与该案件重复
+desk-action-note = 添加内部备注
+desk-action-message = 给举报人发消息
+desk-message-hint = 消息将通过聊天发给该案件的所有举报人；他们的身份对您保密。
+desk-done-reassign = 案件已改派；已通知新网格的监督员和举报人。
+desk-done-duplicate = 案件已作为重复案件关闭，其举报人转而关注另一案件。
+desk-done-note = 备注已加入办理过程。
+desk-done-message = 消息正在发送给举报人。
+desk-done-removed = 监督员已移除。
+desk-done-revoked = 邀请码已撤销。
+desk-done-scheduled = 发送计划已添加。
+desk-done-cancelled = 发送计划已取消。
+desk-case-not-found = 您的辖区内没有案件 { $number }，请核对编号。
+desk-case-stale = 案件 { $number } 的状态已变化，不能再执行此操作。请刷新页面。
+desk-read-only = 只读账号只能查看，不能操作。如需操作，请联系管理员。
+desk-text-required = 请至少写几个字。
+desk-cell-outside = 网格 { $cell } 不在您的辖区内，请选择辖区内的网格。
+desk-same-cell = 案件已在网格 { $cell }，请选择其他网格。
+desk-same-case = 案件不能与自身重复，请填写另一案件的编号。
+
+desk-actor-resident = 举报人
+desk-actor-supervisor = 监督员
+desk-actor-staff = 工作台
+desk-actor-system = 系统
+desk-event-created = 受理
+desk-event-assigned = 派发
+desk-event-acknowledge = 签收
+desk-event-question = 向举报人提问
+desk-event-answer = 举报人回复
+desk-event-transfer = 改派
+desk-event-resolve = 处理完毕
+desk-event-reject = 不予受理
+desk-event-merge = 作为重复案件关闭
+desk-event-joined = 举报人并入
+desk-event-escalate = 超期上报
+desk-event-overdue = 已在最高层级超期
+desk-event-follow_up = 回头看回访
+desk-event-close = 办结
+desk-event-reopen = 重新打开
+desk-event-note = 内部备注
+desk-event-desk_message = 工作台消息
+
+## 地图。
+desk-map-level = 层级
+desk-level-county = 区县
+desk-level-township = 乡镇
+desk-level-village = 村居
+desk-map-none = 无未办结案件
+desk-map-open = 未办结
+desk-map-overdue = 超期
+desk-map-open-case = 打开案件
+
+## 统计。
+desk-stats-headline = 受理案件 { $received } 件，办结 { $closed } 件；发送消息 { $sent } 条。
+desk-stats-chart = 各区县案件数
+desk-stats-by-county = 按区县
+desk-stats-by-category = 按类别
+desk-stats-campaigns = 宣传活动
+desk-stats-all = 合计
+desk-stat-received = 受理
+desk-stat-resolved = 处理
+desk-stat-ack-in-time = 按时签收
+desk-stat-resolved-in-time = 按时处理
+desk-stat-median-ack = 签收用时中位数（小时）
+desk-stat-median-resolve = 处理用时中位数（小时）
+desk-stat-escalations = 超期上报
+desk-stat-follow-up = 回头看：已解决 / 未解决 / 未答复
+desk-stat-reopen-rate = 重新打开率
+desk-report-monthly = 月度报告
+desk-report-annual = 年度报告
+
+## 打印报告。
+desk-report-title-month = 净土生态环境举报工作月报（{ $year } 年 { $month } 月）
+desk-report-title-year = 净土生态环境举报工作年报（{ $year } 年）
+desk-report-period = 统计期间：{ $since } 至 { $until }
+desk-report-headline = 主要数据
+desk-report-received = 受理群众举报 { $count } 件
+desk-report-closed = 办结 { $count } 件
+desk-report-ack = 按时签收 { $count } 件（共签收 { $total } 件）
+desk-report-resolved = 按时处理 { $count } 件（共处理 { $total } 件）
+desk-report-escalations = 超期上报 { $count } 次
+desk-report-follow-up = “回头看”回访：已解决 { $fixed } 件，未解决 { $not_fixed } 件，未答复 { $silent } 件
+desk-report-messages = 发送消息 { $count } 条
+desk-report-generated = 生成时间：{ $at }
+
+## 网格监督员。
+desk-roster = 监督员名册
+desk-unstaffed = 无监督员的网格
+desk-invites = 邀请码
+desk-invite-pending = 待使用
+desk-invite-used = 已使用
+desk-invite-expired = 已过期
+desk-invite-revoked = 已撤销
+desk-revoke = 撤销
+desk-remove = 移除
+desk-unreachable = 无法联系的人员
+desk-unreachable-no-chat = 没有聊天账号
+desk-unreachable-blocked = 已屏蔽机器人或退出聊天
+desk-unreachable-wechat-window = 微信拒收最近一条消息（48 小时内无互动）
+desk-supervisor-unknown = 您的辖区内没有该监督员。
+desk-invite-unknown = 您的辖区内没有该邀请码。
+desk-invite-not-pending = 只能撤销待使用的邀请码。
+
+## 宣传活动。
+desk-library = 活动库
+desk-schedules = 发送计划
+desk-runs = 发送批次
+desk-cancel = 取消
+desk-schedule-new = 新建发送计划
+desk-schedule-cron = 重复（cron，例如 0 10 * * 1）
+desk-schedule-at = 或在指定时间发送一次
+desk-schedule-area = 限定网格（可选）
+desk-schedule-add = 添加计划
+desk-admin-only = 只有管理员可以修改宣传活动。
+desk-bad-time = 无法识别该时间，请使用日期时间选择器。
+desk-cron-or-time = 请填写重复规则（cron）或单次时间，二者选一。
+desk-campaign-refused = 发送计划未被接受，未作任何更改：
+desk-schedule-unknown = 没有该有效的发送计划。
