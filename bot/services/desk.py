@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.delivery.outbox import add_to_outbox
+from bot.delivery.undelivered import undelivered_notices
 from bot.domain.access import Actor, CaseFacts, Refusal, StaffRole, Verb, covers, may
 from bot.domain.cases import OPEN_STATUSES, Status, TransitionRefused
 from bot.domain.decisions import CaseRules
@@ -693,38 +694,29 @@ async def unreachable_supervisors(
     session: AsyncSession, grid: GridIndex, actor: Actor, *, now: datetime
 ) -> list[tuple[RosterEntry, str]]:
     """Supervisors who cannot be told of a case: no chat, a chat that blocked us, or a WeChat
-    chat whose last message was refused (outside WeChat's 48-hour window)."""
-    from bot.storage.models import OutboxMessage
-
+    chat a notice could not reach in the last 48 hours (outside WeChat's customer-service window
+    with no template for it: `bot.delivery.undelivered`, the one list of such notices)."""
     entries = await roster(session, grid, actor)
-    refused = set(
-        (
+    since = now - timedelta(hours=48)
+    lost = [n for n in await undelivered_notices(session, channel="wechat") if n.written_at > since]
+    lost_openids = {n.chat_id for n in lost}
+    lost_people = {n.person_id for n in lost if n.person_id is not None}
+    refused = {
+        supervisor_id
+        for supervisor_id, openid, person_id in (
             await session.execute(
-                select(OutboxMessage.channel, OutboxMessage.chat_id)
-                .where(
-                    OutboxMessage.status == "dead",
-                    OutboxMessage.created_at > now - timedelta(hours=48),
-                )
-                .distinct()
+                select(Supervisor.id, Supervisor.wechat_openid, Supervisor.person_id)
             )
         ).all()
-    )
-    wx = dict(
-        (
-            await session.execute(
-                select(Supervisor.id, Supervisor.wechat_openid).where(
-                    Supervisor.wechat_openid.is_not(None)
-                )
-            )
-        ).all()
-    )
+        if openid in lost_openids or person_id in lost_people
+    }
     out: list[tuple[RosterEntry, str]] = []
     for e in entries:
         if not e.channels:
             out.append((e, "no-chat"))
         elif not e.reachable:
             out.append((e, "blocked"))
-        elif ("wechat", wx.get(e.supervisor_id)) in refused:
+        elif e.supervisor_id in refused:
             out.append((e, "wechat-window"))
     return out
 

@@ -20,6 +20,8 @@ from bot.config import Settings
 from bot.delivery.message import NoticeTag, Reply
 from bot.delivery.outbox import PermanentFailure
 from bot.delivery.undelivered import undelivered_notices
+from bot.domain.access import Actor, StaffRole
+from bot.services import desk
 from bot.storage.models import OutboxMessage
 from messages import text as message
 from tests.e2e.test_report_flows import VILLAGE_AT_SAMZHUBZE, report
@@ -242,6 +244,14 @@ async def test_a_notice_that_can_reach_nobody_is_listed_for_staff(
     )
     assert lost.person_id == await wx.person_id("supervisor")
     assert "45015" in lost.reason and "no template for case-new notices" in lost.reason
+    # The desk's reachability list names the supervisor, from the same list of lost notices.
+    async with wx.app.database.reader() as s:
+        unreachable = await desk.unreachable_supervisors(
+            s, wx.app.grid_index, Actor(frozenset(), staff=StaffRole.ADMIN), now=clock()
+        )
+    assert [e.cell_code for e, why in unreachable if why == "wechat-window"] == [
+        VILLAGE_AT_SAMZHUBZE
+    ]
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
