@@ -68,6 +68,10 @@ class Settings:
     # Media: every photo and voice message of a case, kept by content (bot/storage/media_store.py).
     media_dir: str = "./media"
     media_max_bytes: int = 10 * 1024 * 1024
+    # Several processes (issue 12): a name kept across restarts (empty: host:role), and the
+    # send budget per bot token shared by every process on PostgreSQL.
+    process_name: str = ""
+    send_rate_per_second: float = 25.0
 
     @property
     def tz(self) -> ZoneInfo:
@@ -329,4 +333,6 @@ _VARIABLES = {
     "JINGTU_CAMPAIGN_MISFIRE_GRACE_MINUTES": ("campaign_misfire_grace_minutes", _positive),
     "JINGTU_MEDIA_DIR": ("media_dir", _plain),
     "JINGTU_MEDIA_MAX_BYTES": ("media_max_bytes", _media_max_bytes),
+    "JINGTU_PROCESS_NAME": ("process_name", _plain),
+    "JINGTU_SEND_RATE": ("send_rate_per_second", _positive),
 }

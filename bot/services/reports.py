@@ -60,6 +60,9 @@ class SubmitResult:
     joined: bool  # joined an existing case rather than opening one
     responsible: CellRef  # the cell whose supervisors were told
     urgent: bool
+    # The nearby open case is one this person reported already (say, they filed again after
+    # a crash hid the first answer): nothing changed, and they are told it is their own case.
+    own: bool = False
 
 
 class ReportRefused(Exception):
@@ -161,6 +164,14 @@ async def submit_report(turn: Turn, draft: ReportDraft) -> SubmitResult:
 
     existing = await find_nearby_open_case(turn, draft)
     if existing is not None:
+        if await session.get(CaseReporter, (existing.id, turn.person.id)) is not None:
+            return SubmitResult(
+                case=existing,
+                joined=False,
+                responsible=_responsible_for(turn, existing),
+                urgent=existing.urgent,
+                own=True,
+            )
         return await _join_case(turn, existing, draft, urgent)
 
     chain = turn.grid.chain_of(draft.cell_code)
@@ -248,6 +259,10 @@ def _reporter_name(turn: Turn, draft: ReportDraft) -> str | None:
     return turn.person.display_name or f"{turn.channel}:{turn.person.channel_user_id}"
 
 
+def _responsible_for(turn: Turn, case: Case) -> CellRef:
+    return turn.grid.cells.get(case.cell_code) or turn.grid.chain_of(case.origin_cell_code)[0]
+
+
 async def _join_case(turn: Turn, case: Case, draft: ReportDraft, urgent: bool) -> SubmitResult:
     session = turn.session
     already = await session.get(CaseReporter, (case.id, turn.person.id))
@@ -280,9 +295,7 @@ async def _join_case(turn: Turn, case: Case, draft: ReportDraft, urgent: bool) -
         )
     )
     await session.flush()
-    responsible = (
-        turn.grid.cells.get(case.cell_code) or turn.grid.chain_of(case.origin_cell_code)[0]
-    )
+    responsible = _responsible_for(turn, case)
     chats = await case_queries.supervisor_chats(session, [case.cell_code], once_per_chat=True)
     for envelope in notices.joined_case_envelopes(
         case,
