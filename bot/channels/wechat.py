@@ -109,7 +109,9 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bot.channels.inbound_ids import (
     MAX_ID_CHARS,
@@ -828,7 +830,8 @@ class WeChatSender:
         self.store = store
         self.tokens = tokens
         self.budget = budget
-        self._refused: str | None = None  # the token WeChat last refused
+        self._refused: str | None = None  # the stored form of the token WeChat last refused
+        self._stored: str | None = None  # the stored form of the token in use
         # Stored photo → (its uploaded media_id, when we stop using it).
         self.uploaded: dict[str, tuple[str, datetime]] = {}
         self.base_url = settings.wechat_api_base_url.rstrip("/")
@@ -900,7 +903,14 @@ class WeChatSender:
             if (cached := self._cached_token()) is not None:
                 return cached
             if self.tokens is not None:
-                token, until = await self.tokens.token(self._fetch_token, refused=self._refused)
+                stored, until = await self.tokens.token(self._fetch_sealed, refused=self._refused)
+                token = self._unseal(stored)
+                if token is None:  # sealed under another app secret: fetch anew
+                    stored, until = await self.tokens.token(self._fetch_sealed, refused=stored)
+                    token = self._unseal(stored)
+                    if token is None:
+                        raise RetryLater("the shared access token cannot be read")
+                self._stored = stored
             else:
                 token, lifetime = await self._fetch_token()
                 # Renew a little early, so a token never expires between our check and WeChat's.
@@ -929,9 +939,34 @@ class WeChatSender:
 
     def forget_token(self, token: str) -> None:
         """WeChat refused `token`: the next call takes another (never this one again)."""
-        self._refused = token
         if self._token == token:
+            self._refused = self._stored
             self._token = None
+
+    # The token is stored sealed (AES-GCM under a key derived from the app secret, which every
+    # process of the account has): a database dump, a backup or a logged SQL parameter does not
+    # hand out a live credential.
+
+    def _sealer(self) -> AESGCM:
+        return AESGCM(
+            hashlib.sha256(b"jingtu wechat access token\0" + self._secret.encode()).digest()
+        )
+
+    def _seal(self, token: str) -> str:
+        nonce = os.urandom(12)
+        sealed = nonce + self._sealer().encrypt(nonce, token.encode(), None)
+        return base64.urlsafe_b64encode(sealed).decode()
+
+    def _unseal(self, stored: str) -> str | None:
+        try:
+            raw = base64.urlsafe_b64decode(stored.encode())
+            return self._sealer().decrypt(raw[:12], raw[12:], None).decode()
+        except (InvalidTag, ValueError):
+            return None
+
+    async def _fetch_sealed(self) -> tuple[str, int]:
+        token, lifetime = await self._fetch_token()
+        return self._seal(token), lifetime
 
     async def call_api(self, path: str, body: dict[str, Any]) -> None:
         """POST one API request with the access token, renewing the token once if WeChat

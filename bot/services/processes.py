@@ -5,7 +5,9 @@ claimed for sending names its claimer (`claimed_by`). Two things make a claimer 
 
 * a process starts under the same name (JINGTU_PROCESS_NAME; a systemd unit restarts one
   process per name): its predecessor of that name is gone, and everything it claimed is taken
-  back before the new process sends anything — at once, not after the claim's lease;
+  back before the new process sends anything — at once, not after the claim's lease (unless
+  the predecessor is a process of this host that still runs: two live processes were given one
+  name, which is logged, and left to the heartbeat);
 * its heartbeat is older than `STALE_AFTER`: any live process takes its rows back at its next
   beat, so with several processes a killed one's rows are sent again within
   STALE_AFTER + BEAT_SECONDS (25 s), not after the 60 s / 120 s lease.
@@ -17,6 +19,7 @@ sent by another as well: the same at-least-once bound as a crash, one row per ch
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -38,6 +41,21 @@ STALE_AFTER = timedelta(seconds=20)
 def default_name(role: str) -> str:
     """The name a process runs under when JINGTU_PROCESS_NAME is not set: host and role."""
     return f"{socket.gethostname()}:{role}"
+
+
+def alive_elsewhere_on_this_host(identity: str) -> bool:
+    """Whether `identity` (host:pid:nonce) is another process of this host that still runs."""
+    host, _, rest = identity.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True
 
 
 class Heartbeat:
@@ -62,19 +80,27 @@ class Heartbeat:
         with a stale heartbeat, had claimed. Returns how many rows were taken back."""
         now = self.clock()
         async with self.database.transaction() as session:
-            dead = list(
-                (
-                    await session.scalars(
-                        select(ProcessHeartbeat.id).where(
-                            or_(
-                                ProcessHeartbeat.name == self.name,
-                                ProcessHeartbeat.seen_at < now - self.stale_after,
-                            ),
-                            ProcessHeartbeat.id != self.id,
-                        )
+            found = (
+                await session.execute(
+                    select(ProcessHeartbeat.id, ProcessHeartbeat.name).where(
+                        or_(
+                            ProcessHeartbeat.name == self.name,
+                            ProcessHeartbeat.seen_at < now - self.stale_after,
+                        ),
+                        ProcessHeartbeat.id != self.id,
                     )
-                ).all()
-            )
+                )
+            ).all()
+            dead = []
+            for other, name in found:
+                if name == self.name and alive_elsewhere_on_this_host(other):
+                    log.warning(
+                        "another live process on this host runs as %r: give each process its "
+                        "own JINGTU_PROCESS_NAME",
+                        name,
+                    )
+                    continue
+                dead.append(other)
             taken = await self._bury(session, dead, now)
             session.add(
                 ProcessHeartbeat(
