@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -167,21 +168,15 @@ class Jingtu:
         )
 
         async def sweep_deadlines() -> None:
-            if not await self.outreach.lead():
-                return  # another process holds the scheduler lease
             await self.sweep.run()
             self.dispatcher.poke()  # what the sweep staged goes out now, not at the next drain
-
-        async def housekeep() -> None:
-            if await self.outreach.lead():
-                await self.housekeeping.run()
 
         interval = self.settings.sweep_interval_seconds
         self.periodic_jobs.append(PeriodicJob("deadline-sweep", sweep_deadlines, interval))
         self.housekeeping = Housekeeping(
             self.database, self.settings.retention_days, clock=self.clock
         )
-        self.periodic_jobs.append(PeriodicJob("housekeeping", housekeep, 3600.0))
+        self.periodic_jobs.append(PeriodicJob("housekeeping", self.housekeeping.run, 3600.0))
         # Photos and voice messages of cases, downloaded into the store; it runs as a loop of
         # its own (like the outbox drain), poked after every commit that staged notices.
         self.media = MediaFetcher(
@@ -273,7 +268,11 @@ class Jingtu:
             self._tasks.append(asyncio.create_task(self.dispatcher.run(self._stop, claim=sending)))
             if sending:
                 self._tasks.append(asyncio.create_task(self.media.run(self._stop)))
-            jobs = [job for job in self.periodic_jobs if job.role in self.roles]
+            jobs = [
+                self._as_leader(job) if job.role == "scheduler" else job
+                for job in self.periodic_jobs
+                if job.role in self.roles
+            ]
             if jobs:
                 self.scheduler = build_scheduler(jobs, timezone=self.settings.timezone)
                 self.scheduler.start()
@@ -285,6 +284,15 @@ class Jingtu:
                 adders.append(self.wechat.add_routes)
             app = build_web_app(adders, health=lambda: {"cells": len(self.grid_index)})
             self._web_runner = await start_web(app, self.settings.web_host, self.settings.web_port)
+
+    def _as_leader(self, job: PeriodicJob) -> PeriodicJob:
+        """The job, done only by the process holding the scheduler lease (one among all)."""
+
+        async def run() -> None:
+            if await self.outreach.lead():
+                await job.run()
+
+        return replace(job, run=run)
 
     async def _beat(self) -> None:
         """Renew the heartbeat every few seconds until stopped (and take back stale claims)."""
