@@ -7,6 +7,7 @@ Tests build the same object with a fake platform's URL in the settings and a con
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
@@ -14,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -37,6 +39,8 @@ from bot.services.media import MediaFetcher
 from bot.services.ops import database_reachable
 from bot.services.outreach import OutreachService
 from bot.services.policy import deadline_policy
+from bot.services.processes import BEAT_SECONDS, Heartbeat, default_name
+from bot.services.shared import DatabaseSendBudget, DatabaseTokenStore
 from bot.services.sweep import DeadlineSweep
 from bot.storage import migrate
 from bot.storage.db import Database
@@ -57,6 +61,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("jingtu")
 
 DATABASE_TIMEOUT = 10.0  # seconds `run` waits for the database to answer before giving up
+# What each `python -m bot run --role` does (README, "Deployment for a province"):
+# web: the channel receivers (webhooks, polling) and the web server, sending the replies of the
+# updates it handled at once; sender: the outbox drain (notices, retries, taken-back rows) and
+# photo downloads; scheduler: the sweep, campaigns and housekeeping, done by the one process
+# that holds the scheduler lease.
+ROLES: dict[str, frozenset[str]] = {
+    "web": frozenset({"web"}),
+    "sender": frozenset({"sender"}),
+    "scheduler": frozenset({"scheduler"}),
+    "all": frozenset({"web", "sender", "scheduler"}),
+}
 
 
 class Jingtu:
@@ -71,10 +86,16 @@ class Jingtu:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_handled: HandledObserver | None = None,
+        role: str = "all",
     ) -> None:
         """`clock`, `monotonic` and `sleep` are injected so tests run the app on virtual time
-        (`monotonic` and `sleep` pace broadcasts: rate limits, retries, the leader lease)."""
+        (`monotonic` and `sleep` pace broadcasts: rate limits, retries, the leader lease);
+        `role` is one of ROLES."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
         self.settings = settings
+        self.role = role
+        self.roles = ROLES[role]
         # The deadline policy, built once: the conversation and the sweep share it.
         self.policy = deadline_policy(settings)
         self.database = database or Database.from_url(settings.database_url)
@@ -90,8 +111,18 @@ class Jingtu:
         # The media store, and each attached channel's way to download into it.
         self.media_store = MediaStore(settings.media_dir)
         self.media_sources: dict[str, MediaSource] = {}
+        self.heartbeat = Heartbeat(
+            self.database,
+            name=settings.process_name or default_name(role),
+            role=role,
+            clock=clock,
+        )
         self.dispatcher = OutboxDispatcher(
-            self.database, self.senders, clock=clock, on_unreachable=self._unreachable
+            self.database,
+            self.senders,
+            clock=clock,
+            on_unreachable=self._unreachable,
+            process_id=self.heartbeat.id,
         )
         self.conversation = ConversationService(
             self.database,
@@ -106,7 +137,7 @@ class Jingtu:
         )
         # Periodic jobs the scheduler runs; features append theirs in `_register_features`.
         self.periodic_jobs: list[PeriodicJob] = [
-            PeriodicJob("outbox-retry", self.dispatcher.drain_until_empty, 5.0),
+            PeriodicJob("outbox-retry", self.dispatcher.drain_until_empty, 5.0, role="sender"),
         ]
         self._register_features()
         self.scheduler: AsyncIOScheduler | None = None
@@ -137,6 +168,7 @@ class Jingtu:
             clock=self.clock,
             monotonic=self.monotonic,
             stopping=lambda: self._stop.is_set(),
+            holder=self.heartbeat.id,
         )
         self.periodic_jobs.append(PeriodicJob("outreach", self.outreach.tick, 5.0))
         self.sweep = DeadlineSweep(
@@ -227,8 +259,18 @@ class Jingtu:
     def attach_telegram(self) -> TelegramChannel:
         from bot.channels.telegram import TelegramChannel
 
+        budget = None
+        if self.database.is_postgres:
+            bot_id = self.settings.telegram_bot_token.partition(":")[0]  # not the secret part
+            budget = DatabaseSendBudget(
+                self.database, f"telegram:{bot_id}", self.settings.send_rate_per_second
+            )
         channel = TelegramChannel(
-            self.settings, self.conversation.process, store=self.media_store, sleep=self.sleep
+            self.settings,
+            self.conversation.process,
+            store=self.media_store,
+            budget=budget,
+            sleep=self.sleep,
         )
         self.senders["telegram"] = channel.sender
         self.media_sources["telegram"] = channel.media
@@ -247,6 +289,21 @@ class Jingtu:
             clock=self.clock,
             locale_of=locale_of,
             store=self.media_store,
+            tokens=DatabaseTokenStore(
+                self.database,
+                f"wechat:{self.settings.wechat_app_id}",
+                self.heartbeat.id,
+                clock=self.clock,
+            ),
+            budget=(
+                DatabaseSendBudget(
+                    self.database,
+                    f"wechat:{self.settings.wechat_app_id}",
+                    self.settings.send_rate_per_second,
+                )
+                if self.database.is_postgres
+                else None
+            ),
         )
         self.senders["wechat"] = channel.sender
         self.media_sources["wechat"] = channel.media
@@ -254,16 +311,30 @@ class Jingtu:
         return channel
 
     async def start(self, *, web_server: bool = False, background: bool = True) -> None:
-        """Connect channels; `background=False` leaves draining the outbox to the caller."""
+        """Connect channels; `background=False` leaves draining the outbox to the caller.
+
+        First of all the process registers its heartbeat, taking back at once what a dead
+        predecessor of its name (or any process gone stale) had claimed."""
         await self.load_grid()
+        await self.heartbeat.start()
         if self.telegram is not None:
-            await self.telegram.start()
+            await self.telegram.start(receive="web" in self.roles)
         if background:
-            self._tasks.append(asyncio.create_task(self.dispatcher.run(self._stop)))
-            self._tasks.append(asyncio.create_task(self.media.run(self._stop)))
-            self.scheduler = build_scheduler(self.periodic_jobs, timezone=self.settings.timezone)
-            self.scheduler.start()
-        if web_server:
+            self._tasks.append(asyncio.create_task(self._beat()))
+            sending = "sender" in self.roles
+            # Without the sender role the loop only marks sent the replies sent on the spot.
+            self._tasks.append(asyncio.create_task(self.dispatcher.run(self._stop, claim=sending)))
+            if sending:
+                self._tasks.append(asyncio.create_task(self.media.run(self._stop)))
+            jobs = [
+                self._as_leader(job) if job.role == "scheduler" else job
+                for job in self.periodic_jobs
+                if job.role in self.roles
+            ]
+            if jobs:
+                self.scheduler = build_scheduler(jobs, timezone=self.settings.timezone)
+                self.scheduler.start()
+        if web_server and "web" in self.roles:
             adders = [self.desk.add_routes, self.open311.add_routes, self.metrics.add_routes]
             if self.telegram is not None and self.settings.telegram_mode == "webhook":
                 adders.append(self.telegram.add_routes)
@@ -271,6 +342,27 @@ class Jingtu:
                 adders.append(self.wechat.add_routes)
             app = build_web_app(adders, health=self.health().handle)
             self._web_runner = await start_web(app, self.settings.web_host, self.settings.web_port)
+
+    def _as_leader(self, job: PeriodicJob) -> PeriodicJob:
+        """The job, done only by the process holding the scheduler lease (one among all)."""
+
+        async def run() -> None:
+            if await self.outreach.lead():
+                await job.run()
+
+        return replace(job, run=run)
+
+    async def _beat(self) -> None:
+        """Renew the heartbeat every few seconds until stopped (and take back stale claims)."""
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=BEAT_SECONDS)
+            if self._stop.is_set():
+                return
+            try:
+                await self.heartbeat.beat()
+            except Exception:
+                log.exception("heartbeat failed; trying again in %gs", BEAT_SECONDS)
 
     async def stop(self) -> None:
         self._stop.set()
@@ -295,6 +387,11 @@ class Jingtu:
             await self.dispatcher.flush_sent()
         if self.telegram is not None:
             await self.telegram.stop()
+        try:
+            await self.dispatcher.flush_sent()
+            await self.heartbeat.stop()  # what is still claimed is due again, for the others
+        except Exception:
+            log.exception("could not hand back this process's claimed rows; others take them")
         await self.database.dispose()
 
     @property
@@ -327,8 +424,8 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
-async def _serve(settings: Settings, *, console: bool) -> int:
-    app = Jingtu(settings)
+async def _serve(settings: Settings, *, console: bool, role: str = "all") -> int:
+    app = Jingtu(settings, role="all" if console else role)
     problem = await database_reachable(app.database, timeout=DATABASE_TIMEOUT)
     if problem is not None:
         print(
@@ -363,10 +460,12 @@ async def _serve(settings: Settings, *, console: bool) -> int:
             raise
         freeze_startup_heap()
         log.info(
-            "Jingtu running on %s; web (and the staff desk, /desk/) on %s:%s; database %s; %d cells",
+            "Jingtu (%s, role %s) running on %s; web (and the staff desk, /desk/) on %s; "
+            "database %s; %d cells",
+            app.heartbeat.name,
+            role,
             " and ".join(running),
-            settings.web_host,
-            settings.web_port,
+            f"{settings.web_host}:{app.web_port}" if app.web_port is not None else "(none)",
             redact_url(settings.database_url),
             len(app.grid_index),
         )
@@ -391,9 +490,9 @@ async def _serve(settings: Settings, *, console: bool) -> int:
     return 0
 
 
-def run_main(settings: Settings, *, console: bool = False) -> int:
+def run_main(settings: Settings, *, console: bool = False, role: str = "all") -> int:
     configure_logging(settings)
     try:
-        return asyncio.run(_serve(settings, console=console))
+        return asyncio.run(_serve(settings, console=console, role=role))
     except KeyboardInterrupt:
         return 130

@@ -71,6 +71,10 @@ class Settings:
     # Media: every photo and voice message of a case, kept by content (bot/storage/media_store.py).
     media_dir: str = "./media"
     media_max_bytes: int = 10 * 1024 * 1024
+    # Several processes (issue 12): a name kept across restarts (empty: host:role), and the
+    # send budget per bot token shared by every process on PostgreSQL.
+    process_name: str = ""
+    send_rate_per_second: float = 25.0
 
     @property
     def tz(self) -> ZoneInfo:
@@ -334,4 +338,6 @@ _VARIABLES = {
     "JINGTU_MEDIA_MAX_BYTES": ("media_max_bytes", _media_max_bytes),
     "JINGTU_DESK_SESSION_MINUTES": ("desk_session_minutes", _positive),
     "JINGTU_MAP_TILES_URL": ("map_tiles_url", _plain),
+    "JINGTU_PROCESS_NAME": ("process_name", _plain),
+    "JINGTU_SEND_RATE": ("send_rate_per_second", _positive),
 }

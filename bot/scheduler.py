@@ -21,6 +21,9 @@ class PeriodicJob:
     name: str
     run: Callable[[], Awaitable[object]]
     interval_seconds: float
+    # The process role that runs it (`python -m bot run --role`): "scheduler" jobs run in the
+    # scheduler processes, and only the one holding the scheduler lease does their work.
+    role: str = "scheduler"
 
 
 def build_scheduler(jobs: list[PeriodicJob], *, timezone: str) -> AsyncIOScheduler:

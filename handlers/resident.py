@@ -616,7 +616,9 @@ async def _confirm(turn: Turn) -> None:
         return
     turn.dialog.clear()
     cell = result.responsible.names.for_locale(turn.locale)
-    if result.joined:
+    if result.own:
+        text = t("report-own-case", number=result.case.number)
+    elif result.joined:
         text = t("report-joined", number=result.case.number, reporters=result.case.reporter_count)
     else:
         text = t("report-saved", number=result.case.number, cell=cell)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from bot.channels.inbound_ids import BadId, external_id
-from bot.delivery.outbox import PermanentFailure
+from bot.delivery.outbox import Parts, PermanentFailure
 from bot.storage.media_store import MediaUnavailable
 from handlers.contract import Inbound, Reply
 
@@ -47,7 +47,11 @@ class ConsoleSender:
         self.screens: dict[str, ConsoleScreen] = defaultdict(ConsoleScreen)
         self.closed: set[str] = set()  # personas that "blocked the bot" (for tests)
 
-    async def send(self, chat_id: str, payload: dict[str, Any]) -> None:
+    async def send(self, chat_id: str, payload: dict[str, Any], parts: Parts | None = None) -> None:
+        """A console reply is one part: it is shown whole or not at all."""
+        await (parts or Parts()).run([lambda: self._show(chat_id, payload)])
+
+    async def _show(self, chat_id: str, payload: dict[str, Any]) -> None:
         if chat_id in self.closed:
             raise PermanentFailure("console persona closed", unreachable=True)
         reply = Reply.from_payload(payload)

@@ -29,6 +29,7 @@ file_id, the photos are uploaded from the store once more. `TelegramMedia` downl
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import json
 import logging
@@ -83,7 +84,8 @@ from bot.channels.lanes import ChatLanes
 from bot.channels.telegram_http import AiohttpRequest, environment_proxy
 from bot.config import WEBHOOK_SECRET_RE, ConfigError, Settings, redact_url
 from bot.delivery.message import parse_stored_ref
-from bot.delivery.outbox import PermanentFailure, RetryLater
+from bot.delivery.outbox import Parts, PermanentFailure, RetryLater, Step
+from bot.delivery.ratelimit import SharedBudget
 from bot.storage.media_store import MediaStore, MediaUnavailable
 from handlers.contract import Inbound, Location, Reply
 from messages import LOCALES, text
@@ -394,43 +396,56 @@ class TelegramSender:
                     self.uploaded[photo.sha256] = message.photo[-1].file_id
             return
 
-    async def send(self, chat_id: str, payload: dict[str, Any]) -> None:
-        reply = Reply.from_payload(payload)
+    def _steps(self, chat_id: str, reply: Reply) -> list[Step]:
+        """The Bot API requests of one reply, in order: each is a part the outbox records."""
         bot = self.application.bot
         chat: int | str = int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
         photos = sendable_photos(reply.photos, chat_id, self.uploaded)
+        inline = inline_keyboard(reply)
+        steps: list[Step] = []
+        location = reply.location
+        if location is not None:
+
+            def pin() -> Awaitable[object]:
+                return bot.send_location(chat, location.lat, location.lon)
+
+        if len(photos) == 1 and len(reply.text) <= MAX_CAPTION and not reply.request_location:
+            # One photo with its text as the caption: one request, not two (this matters
+            # for broadcasts, which Telegram allows one message per second per chat).
+            steps.append(lambda: self._send_photos(chat, photos, caption=reply.text, markup=inline))
+            if location is not None:
+                steps.append(pin)
+            return steps
+        chunks = split_text(reply.text or "…")
+        for i, chunk in enumerate(chunks):
+            last = i == len(chunks) - 1
+            markup: Any = None
+            if last and reply.request_location:
+                # A message carries one keyboard: the location keyboard goes with the text,
+                # the inline buttons follow in a message of their own.
+                markup = ReplyKeyboardMarkup(
+                    [[KeyboardButton(reply.request_location, request_location=True)]],
+                    resize_keyboard=True,
+                    one_time_keyboard=True,
+                )
+            elif last and inline is not None:
+                markup = inline
+            elif last and reply.remove_keyboard:
+                markup = ReplyKeyboardRemove()
+            steps.append(functools.partial(bot.send_message, chat, chunk, reply_markup=markup))
+        if reply.request_location and inline is not None:
+            steps.append(functools.partial(bot.send_message, chat, "👇", reply_markup=inline))
+        if location is not None:
+            steps.append(pin)
+        if photos:
+            steps.append(lambda: self._send_photos(chat, photos))
+        return steps
+
+    async def send(self, chat_id: str, payload: dict[str, Any], parts: Parts | None = None) -> None:
+        """Send one payload; with `parts`, the requests already done are skipped."""
+        reply = Reply.from_payload(payload)
         try:
-            inline = inline_keyboard(reply)
-            if len(photos) == 1 and len(reply.text) <= MAX_CAPTION and not reply.request_location:
-                # One photo with its text as the caption: one request, not two (this matters
-                # for broadcasts, which Telegram allows one message per second per chat).
-                await self._send_photos(chat, photos, caption=reply.text, markup=inline)
-                if reply.location is not None:
-                    await bot.send_location(chat, reply.location.lat, reply.location.lon)
-                return
-            chunks = split_text(reply.text or "…")
-            for i, chunk in enumerate(chunks):
-                last = i == len(chunks) - 1
-                markup: Any = None
-                if last and reply.request_location:
-                    # A message carries one keyboard: the location keyboard goes with the text,
-                    # the inline buttons follow in a message of their own.
-                    markup = ReplyKeyboardMarkup(
-                        [[KeyboardButton(reply.request_location, request_location=True)]],
-                        resize_keyboard=True,
-                        one_time_keyboard=True,
-                    )
-                elif last and inline is not None:
-                    markup = inline
-                elif last and reply.remove_keyboard:
-                    markup = ReplyKeyboardRemove()
-                await bot.send_message(chat, chunk, reply_markup=markup)
-            if reply.request_location and inline is not None:
-                await bot.send_message(chat, "👇", reply_markup=inline)
-            if reply.location is not None:
-                await bot.send_location(chat, reply.location.lat, reply.location.lon)
-            if photos:
-                await self._send_photos(chat, photos)
+            await (parts or Parts()).run(self._steps(chat_id, reply))
         except RetryAfter as exc:
             with warnings.catch_warnings():
                 # PTB 22 warns that the type will become timedelta; both are handled here.
@@ -551,6 +566,45 @@ class _ScreenedUpdatesRequest(AiohttpRequest):
         return data
 
 
+class _BudgetedRequest(AiohttpRequest):
+    """The connection for every other call: a request that sends a message first takes a slot
+    of the bot token's budget shared by every process (`SharedBudget`)."""
+
+    def __init__(
+        self, *, budget: SharedBudget, connections: int, pool_timeout: float, proxy: str | None
+    ) -> None:
+        super().__init__(connections=connections, pool_timeout=pool_timeout, proxy=proxy)
+        self.budget = budget
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        if sends_a_message(url.rpartition("/")[2]):
+            await self.budget.take()
+        return await super().do_request(
+            url,
+            method,
+            request_data,
+            read_timeout=read_timeout,
+            write_timeout=write_timeout,
+            connect_timeout=connect_timeout,
+            pool_timeout=pool_timeout,
+        )
+
+
+def sends_a_message(api_method: str) -> bool:
+    """Whether a Bot API method puts a message in a chat (what Telegram's flood limits count)."""
+    name = api_method.lower()
+    return name.startswith(("send", "copy", "forward")) and name != "sendchataction"
+
+
 class TelegramChannel:
     """The PTB Application, its update handler and (in webhook mode) its aiohttp route."""
 
@@ -561,7 +615,9 @@ class TelegramChannel:
         *,
         store: MediaStore | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        budget: SharedBudget | None = None,
     ) -> None:
+        """`budget`: the bot token's send budget shared with other processes, if any."""
         self.settings = settings
         self.process = process
         self.sleep = sleep  # the wait between attempts to reach the Bot API
@@ -579,9 +635,14 @@ class TelegramChannel:
         fetcher = _ScreenedUpdatesRequest(
             before_fetch=self._fetched_updates_stored, connections=1, proxy=proxy
         )
-        builder = builder.request(
+        requests = (
             AiohttpRequest(connections=CONNECTIONS, pool_timeout=POOL_WAIT_SECONDS, proxy=proxy)
-        ).get_updates_request(fetcher)
+            if budget is None
+            else _BudgetedRequest(
+                budget=budget, connections=CONNECTIONS, pool_timeout=POOL_WAIT_SECONDS, proxy=proxy
+            )
+        )
+        builder = builder.request(requests).get_updates_request(fetcher)
         if settings.telegram_mode == "webhook":
             builder = builder.updater(None)  # updates arrive through our own web server
         self.application: Application = builder.build()
@@ -667,10 +728,14 @@ class TelegramChannel:
                 )
                 await self.sleep(delay)
 
-    async def start(self) -> None:
+    async def start(self, *, receive: bool = True) -> None:
+        """Connect; `receive=False` (a sender or scheduler process) only sends, and leaves the
+        webhook and polling to the web processes."""
         app = self.application
         await self._initialize()
         await app.start()
+        if not receive:
+            return
         try:
             await self.register_commands()
         except TelegramError as exc:

@@ -89,6 +89,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -102,13 +103,15 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from xml.parsers import expat
 from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bot.channels.inbound_ids import (
     MAX_ID_CHARS,
@@ -120,7 +123,8 @@ from bot.channels.inbound_ids import (
 )
 from bot.config import ConfigError, Settings
 from bot.delivery.message import NoticeTag, StoredRef, parse_stored_ref
-from bot.delivery.outbox import PermanentFailure, RetryLater, SendError
+from bot.delivery.outbox import Parts, PermanentFailure, RetryLater, SendError, Step
+from bot.delivery.ratelimit import SharedBudget
 from bot.delivery.undelivered import undelivered
 from bot.domain.geo import Datum, convert
 from bot.services.notices import NOTICE_VALUES
@@ -792,6 +796,15 @@ class ServiceWindows:
         return max(WINDOW_QUOTA - window.sent, 0)
 
 
+class TokenStore(Protocol):
+    """Where the access token is shared by every process (`bot.services.shared`): the stored
+    token while good, else `fetch()`ed by exactly one process and stored for the others."""
+
+    async def token(
+        self, fetch: Callable[[], Awaitable[tuple[str, int]]], *, refused: str | None = None
+    ) -> tuple[str, datetime]: ...
+
+
 class WeChatSender:
     """Sends outbox payloads to WeChat, raising the outbox's errors.
 
@@ -808,8 +821,17 @@ class WeChatSender:
         locale_of: LocaleOf | None = None,
         templates: Mapping[str, Template] | None = None,
         store: MediaStore | None = None,
+        tokens: TokenStore | None = None,
+        budget: SharedBudget | None = None,
     ) -> None:
+        """`tokens`: where the access token is shared with the other processes (without it,
+        this process fetches its own: right only when it is the account's one process);
+        `budget`: the send budget shared with them."""
         self.store = store
+        self.tokens = tokens
+        self.budget = budget
+        self._refused: str | None = None  # the stored form of the token WeChat last refused
+        self._stored: str | None = None  # the stored form of the token in use
         # Stored photo → (its uploaded media_id, when we stop using it).
         self.uploaded: dict[str, tuple[str, datetime]] = {}
         self.base_url = settings.wechat_api_base_url.rstrip("/")
@@ -873,35 +895,78 @@ class WeChatSender:
         return self._token if self.clock() < self._token_expires else None
 
     async def access_token(self) -> str:
-        """The cached access token, fetched again when it is (nearly) expired."""
+        """The cached access token; when it is (nearly) expired or was refused, the shared one
+        (fetched by whichever process gets there first), or one fetched here."""
         if (cached := self._cached_token()) is not None:
             return cached
         async with self._token_lock:
             if (cached := self._cached_token()) is not None:
                 return cached
-            result = await self._call(
-                "GET",
-                "/cgi-bin/token",
-                {"grant_type": "client_credential", "appid": self.app_id, "secret": self._secret},
-            )
-            token = result.get("access_token")
-            if not isinstance(token, str) or not token:
-                code = result.get("errcode")
-                errmsg = str(result.get("errmsg", ""))[:200]
-                raise RetryLater(f"no access token: wechat errcode {code}: {errmsg}")
-            try:
-                lifetime = int(result.get("expires_in", 7200))
-            except (TypeError, ValueError):
-                lifetime = 7200
-            # Renew a little early, so a token never expires between our check and WeChat's.
-            margin = min(300, lifetime // 2)
-            self._token = token
-            self._token_expires = self.clock() + timedelta(seconds=lifetime - margin)
+            if self.tokens is not None:
+                stored, until = await self.tokens.token(self._fetch_sealed, refused=self._refused)
+                token = self._unseal(stored)
+                if token is None:  # sealed under another app secret: fetch anew
+                    stored, until = await self.tokens.token(self._fetch_sealed, refused=stored)
+                    token = self._unseal(stored)
+                    if token is None:
+                        raise RetryLater("the shared access token cannot be read")
+                self._stored = stored
+            else:
+                token, lifetime = await self._fetch_token()
+                # Renew a little early, so a token never expires between our check and WeChat's.
+                until = self.clock() + timedelta(seconds=lifetime - min(300, lifetime // 2))
+            self._token, self._token_expires = token, until
             return token
 
+    async def _fetch_token(self) -> tuple[str, int]:
+        """A new access token from WeChat, and its lifetime in seconds (this invalidates the
+        previous one, in every process)."""
+        result = await self._call(
+            "GET",
+            "/cgi-bin/token",
+            {"grant_type": "client_credential", "appid": self.app_id, "secret": self._secret},
+        )
+        token = result.get("access_token")
+        if not isinstance(token, str) or not token:
+            code = result.get("errcode")
+            errmsg = str(result.get("errmsg", ""))[:200]
+            raise RetryLater(f"no access token: wechat errcode {code}: {errmsg}")
+        try:
+            lifetime = int(result.get("expires_in", 7200))
+        except (TypeError, ValueError):
+            lifetime = 7200
+        return token, max(lifetime, 2)
+
     def forget_token(self, token: str) -> None:
+        """WeChat refused `token`: the next call takes another (never this one again)."""
         if self._token == token:
+            self._refused = self._stored
             self._token = None
+
+    # The token is stored sealed (AES-GCM under a key derived from the app secret, which every
+    # process of the account has): a database dump, a backup or a logged SQL parameter does not
+    # hand out a live credential.
+
+    def _sealer(self) -> AESGCM:
+        return AESGCM(
+            hashlib.sha256(b"jingtu wechat access token\0" + self._secret.encode()).digest()
+        )
+
+    def _seal(self, token: str) -> str:
+        nonce = os.urandom(12)
+        sealed = nonce + self._sealer().encrypt(nonce, token.encode(), None)
+        return base64.urlsafe_b64encode(sealed).decode()
+
+    def _unseal(self, stored: str) -> str | None:
+        try:
+            raw = base64.urlsafe_b64decode(stored.encode())
+            return self._sealer().decrypt(raw[:12], raw[12:], None).decode()
+        except (InvalidTag, ValueError):
+            return None
+
+    async def _fetch_sealed(self) -> tuple[str, int]:
+        token, lifetime = await self._fetch_token()
+        return self._seal(token), lifetime
 
     async def call_api(self, path: str, body: dict[str, Any]) -> None:
         """POST one API request with the access token, renewing the token once if WeChat
@@ -922,12 +987,16 @@ class WeChatSender:
 
     async def post_message(self, message: dict[str, Any]) -> None:
         """Send one customer-service message; it counts against the person's window quota."""
+        if self.budget is not None:
+            await self.budget.take()
         await self.call_api("/cgi-bin/message/custom/send", message)
         self.windows.spent(str(message["touser"]))
 
     async def send_template(self, openid: str, template: Template, notice: NoticeTag) -> None:
         sent_at = self.clock().astimezone(self.tz).strftime("%Y-%m-%d %H:%M")
         body = template_message(openid, template, notice, sent_at=sent_at)
+        if self.budget is not None:
+            await self.budget.take()
         await self.call_api("/cgi-bin/message/template/send", body)
 
     async def install_menu(self, menu: dict[str, Any]) -> None:
@@ -943,18 +1012,21 @@ class WeChatSender:
             return render_numbered(openid, reply, await self._prompt(openid))
         return render(openid, reply)
 
-    async def send(self, chat_id: str, payload: dict[str, Any]) -> None:
+    async def send(self, chat_id: str, payload: dict[str, Any], parts: Parts | None = None) -> None:
+        """Send one payload; with `parts`, the messages already sent are skipped."""
+        progress = parts or Parts()
         reply = Reply.from_payload(payload)
         notice = reply.notice
         template = self.templates.get(notice.kind) if notice is not None else None
         reply, stored_by_id = await self._resolve_photos(reply)
-        parts = await self._render(chat_id, reply)
+        messages = await self._render(chat_id, reply)
         room = self.windows.room(chat_id)
-        if notice is not None and template is not None and room is not None and room < len(parts):
+        left = len(messages) - progress.done
+        if notice is not None and template is not None and room is not None and room < left:
             await self.send_template(chat_id, template, notice)
             return
         try:
-            await self._send_parts(chat_id, parts, stored_by_id)
+            await self._send_parts(chat_id, messages, stored_by_id, progress)
         except OutsideWindow as exc:
             self.windows.closed(chat_id)
             if notice is None:
@@ -979,25 +1051,34 @@ class WeChatSender:
         return reply, stored_by_id
 
     async def _send_parts(
-        self, openid: str, parts: list[dict[str, Any]], stored_by_id: Mapping[str, str]
+        self,
+        openid: str,
+        parts: list[dict[str, Any]],
+        stored_by_id: Mapping[str, str],
+        progress: Parts,
     ) -> None:
+        """Each customer-service message is a part of its own (see `Parts`)."""
+        steps: list[Step] = []
         start = 1  # the number of a menu's first item, should it have to become a list
         for part in parts:
             if part["msgtype"] == "image":
-                await self._post_image(part, stored_by_id)
-                continue
-            if part["msgtype"] != "msgmenu":
-                await self.post_message(part)
-                continue
-            try:
-                await self.post_message(part)
-            except MenusRefused:
-                if self.menus:
-                    log.warning("WeChat refuses menu messages (40200): choices are lists now")
-                self.menus = False
-                for text in menu_as_numbered(part, await self._prompt(openid), start=start):
-                    await self.post_message(text)
-            start += len(part["msgmenu"]["list"])
+                steps.append(functools.partial(self._post_image, part, stored_by_id))
+            elif part["msgtype"] != "msgmenu":
+                steps.append(functools.partial(self.post_message, part))
+            else:
+                steps.append(functools.partial(self._post_menu, openid, part, start))
+                start += len(part["msgmenu"]["list"])
+        await progress.run(steps)
+
+    async def _post_menu(self, openid: str, part: dict[str, Any], start: int) -> None:
+        try:
+            await self.post_message(part)
+        except MenusRefused:
+            if self.menus:
+                log.warning("WeChat refuses menu messages (40200): choices are lists now")
+            self.menus = False
+            for text in menu_as_numbered(part, await self._prompt(openid), start=start):
+                await self.post_message(text)
 
     async def _post_image(self, message: dict[str, Any], stored_by_id: Mapping[str, str]) -> None:
         """An image message; a stored photo whose MediaId WeChat has forgotten goes again."""
@@ -1153,9 +1234,12 @@ class WeChatChannel:
         clock: Clock = utcnow,
         locale_of: LocaleOf | None = None,
         store: MediaStore | None = None,
+        tokens: TokenStore | None = None,
+        budget: SharedBudget | None = None,
     ) -> None:
         """`locale_of(openid)`: the language a person chose, for the few texts the channel
-        itself writes (how to answer a numbered list)."""
+        itself writes (how to answer a numbered list); `tokens` and `budget`: see
+        `WeChatSender`."""
         if not settings.wechat_token:
             raise ValueError("WECHAT_TOKEN is needed to check WeChat's signatures")
         self.settings = settings
@@ -1166,7 +1250,9 @@ class WeChatChannel:
             if settings.wechat_aes_key
             else None
         )
-        self.sender = WeChatSender(settings, clock=clock, locale_of=locale_of, store=store)
+        self.sender = WeChatSender(
+            settings, clock=clock, locale_of=locale_of, store=store, tokens=tokens, budget=budget
+        )
         self.media = WeChatMedia(self.sender)
         self._chats: dict[str, _ChatQueue] = {}
         self._tasks: set[asyncio.Task[None]] = set()

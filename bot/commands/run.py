@@ -11,7 +11,7 @@ from bot.commands.common import add_command, load_settings
 def _run(args: argparse.Namespace) -> int:
     from bot.app import run_main
 
-    return run_main(load_settings(), console=args.console)
+    return run_main(load_settings(), console=args.console, role=args.role)
 
 
 def register(sub: Any) -> None:
@@ -23,3 +23,11 @@ def register(sub: Any) -> None:
         "WeChat too if WECHAT_TOKEN and WECHAT_APP_ID are set",
     )
     p.add_argument("--console", action="store_true", help="use the console channel regardless")
+    p.add_argument(
+        "--role",
+        choices=("web", "sender", "scheduler", "all"),
+        default="all",
+        help="what this process does when several share one PostgreSQL: web (receivers and "
+        "the web server), sender (the outbox), scheduler (sweep, campaigns, housekeeping; one "
+        "leader among all), or all of it (the default)",
+    )

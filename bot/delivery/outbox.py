@@ -1,9 +1,15 @@
 """The outbox: messages written in the transaction that caused them, sent afterwards.
 
-Rows move pending → sending (claimed, with a lease) → sent | dead. A claim is a lease: a process
-that dies mid-send leaves its rows `sending` with an expired lease, and the next drain sends them
-again — at-least-once, so a crash can duplicate at most the messages in flight at that moment.
+Rows move pending → sending (claimed, with a lease) → sent | dead. A claim is a lease and names
+the process that took it (`claimed_by`): a process that dies mid-send leaves its rows `sending`,
+and they are taken back as soon as its heartbeat goes stale or it restarts under the same name
+(`release_claims`, called by `bot.services.processes`), or at the latest when the lease runs out
+— at-least-once, so a crash can duplicate at most the messages in flight at that moment.
 On PostgreSQL claims use FOR UPDATE SKIP LOCKED, so several processes drain without colliding.
+
+A message may take several requests (text, then a map pin, then photos): the sender runs them
+through `Parts`, and each part done is recorded on the row, so a retry starts after the parts
+that went out instead of sending the text again.
 """
 
 from __future__ import annotations
@@ -44,8 +50,34 @@ class PermanentFailure(SendError):
         self.unreachable = unreachable  # the person blocked us or the chat is gone
 
 
+Step = Callable[[], Awaitable[object]]
+
+
+class Parts:
+    """The requests of one message, run in order; those done on an earlier attempt are skipped.
+
+    `done` is how many parts went out before; `on_part(n)` is awaited after each part but the
+    last (it records `n` on the outbox row, so a crash after it does not repeat them either).
+    """
+
+    def __init__(
+        self, done: int = 0, on_part: Callable[[int], Awaitable[None]] | None = None
+    ) -> None:
+        self.done = done
+        self.on_part = on_part
+
+    async def run(self, steps: Sequence[Step]) -> None:
+        for index in range(self.done, len(steps)):
+            await steps[index]()
+            self.done = index + 1
+            if self.on_part is not None and self.done < len(steps):
+                await self.on_part(self.done)
+
+
 class Sender(Protocol):
-    async def send(self, chat_id: str, payload: dict[str, Any]) -> None: ...
+    async def send(
+        self, chat_id: str, payload: dict[str, Any], parts: Parts | None = None
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +117,12 @@ async def add_to_outbox(
     *,
     now: datetime,
     claimed_for: timedelta | None = None,
+    claimed_by: str | None = None,
 ) -> list[OutboxMessage]:
     """Write messages in the caller's transaction; returns them as (detached) rows with ids.
 
-    With `claimed_for`, the rows are born claimed by this process (the caller sends them right
-    after commit); should it die first, the lease runs out and the drain sends them.
+    With `claimed_for`, the rows are born claimed by this process (`claimed_by`; the caller
+    sends them right after commit); should it die first, they are taken back (see the top).
     """
     envelopes_list = list(envelopes)
     values = [
@@ -104,6 +137,8 @@ async def add_to_outbox(
             "next_attempt_at": now + claimed_for if claimed_for else now,
             "last_error": "",
             "created_at": now,
+            "claimed_by": claimed_by if claimed_for else None,
+            "parts_done": 0,
         }
         for env in envelopes_list
     ]
@@ -134,11 +169,27 @@ async def _remember_offered_choices(
         await connection.execute(_WITHDRAW_CHOICES, withdraw)
 
 
+async def release_claims(session: AsyncSession, holders: Sequence[str], *, now: datetime) -> int:
+    """Give back, due now, the rows `holders` (processes known dead) had claimed; returns how
+    many. The parts they recorded as done stay done."""
+    if not holders:
+        return 0
+    connection = await session.connection()
+    result = await connection.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == "sending", OutboxMessage.claimed_by.in_(list(holders)))
+        .values(status="pending", next_attempt_at=now, claimed_by=None)
+    )
+    return int(result.rowcount or 0)
+
+
 def backoff_seconds(attempts: int) -> float:
     return float(min(2 ** max(attempts - 1, 0) * 5, 600))
 
 
 UnreachableHook = Callable[[str, str], Awaitable[None]]
+# (row id, outcome, error, retry_after, unreachable, parts done) of one send.
+Result = tuple[int, str, str, float | None, bool, int]
 
 
 class OutboxDispatcher:
@@ -155,8 +206,11 @@ class OutboxDispatcher:
         batch_size: int = 100,
         concurrency: int = 8,
         on_unreachable: UnreachableHook | None = None,
+        process_id: str | None = None,
     ) -> None:
+        """`process_id`: recorded on the rows this dispatcher claims (its heartbeat's id)."""
         self.database = database
+        self.process_id = process_id
         self.senders = senders
         self.clock = clock
         self.lease = lease
@@ -201,7 +255,11 @@ class OutboxDispatcher:
                 await session.execute(
                     update(OutboxMessage)
                     .where(OutboxMessage.id.in_([r.id for r in rows]))
-                    .values(status="sending", next_attempt_at=now + self.lease)
+                    .values(
+                        status="sending",
+                        next_attempt_at=now + self.lease,
+                        claimed_by=self.process_id,
+                    )
                 )
         return rows
 
@@ -232,7 +290,7 @@ class OutboxDispatcher:
         for row in rows:
             by_chat[(row.channel, row.chat_id)].append(row)
         limiter = asyncio.Semaphore(self.concurrency)
-        results: list[tuple[int, str, str, float | None, bool]] = []
+        results: list[Result] = []
 
         async def send_chat(items: list[OutboxMessage]) -> None:
             async with limiter:
@@ -266,19 +324,37 @@ class OutboxDispatcher:
                         .values(status="sent", sent_at=now, last_error="")
                     )
 
-    async def _send_one(self, row: OutboxMessage) -> tuple[int, str, str, float | None, bool]:
-        """(id, outcome, error, retry_after, unreachable) for one row."""
-        return (row.id, *await self._send(row.channel, row.chat_id, row.payload, row.id))
+    async def _send_one(self, row: OutboxMessage) -> Result:
+        """(id, outcome, error, retry_after, unreachable, parts done) for one row."""
+        row_id = row.id
+
+        async def part_done(done: int) -> None:
+            await self._record_parts(row_id, done)
+
+        parts = Parts(row.parts_done or 0, part_done)
+        outcome = await self._send(row.channel, row.chat_id, row.payload, row_id, parts)
+        return (row_id, *outcome, parts.done)
+
+    async def _record_parts(self, row_id: int, done: int) -> None:
+        async with self.database.transaction() as session:
+            await session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == row_id).values(parts_done=done)
+            )
 
     async def _send(
-        self, channel: str, chat_id: str, payload: dict[str, Any], label: object
+        self,
+        channel: str,
+        chat_id: str,
+        payload: dict[str, Any],
+        label: object,
+        parts: Parts | None = None,
     ) -> tuple[str, str, float | None, bool]:
         """(outcome, error, retry_after, unreachable) for one message."""
         sender = self.senders.get(channel)
         if sender is None:
             return "retry", f"no sender for channel {channel}", None, False
         try:
-            await sender.send(chat_id, payload)
+            await sender.send(chat_id, payload, parts)
         except RetryLater as exc:
             return "retry", str(exc)[:400], exc.retry_after, False
         except PermanentFailure as exc:
@@ -291,7 +367,7 @@ class OutboxDispatcher:
     async def _record(
         self,
         rows: Sequence[OutboxMessage],
-        results: list[tuple[int, str, str, float | None, bool]],
+        results: list[Result],
     ) -> None:
         now = self.clock()
         attempts = {r.id: r.attempts for r in rows}
@@ -305,7 +381,7 @@ class OutboxDispatcher:
                     .where(OutboxMessage.id.in_(sent_ids))
                     .values(status="sent", sent_at=now, last_error="")
                 )
-            for rid, outcome, error, retry_after, gone in results:
+            for rid, outcome, error, retry_after, gone, parts_done in results:
                 if outcome == "sent":
                     continue
                 tries = attempts[rid] + 1
@@ -319,6 +395,8 @@ class OutboxDispatcher:
                         "next_attempt_at": now + timedelta(seconds=delay),
                     }
                 values["last_error"] = error
+                values["parts_done"] = parts_done
+                values["claimed_by"] = None
                 await session.execute(
                     update(OutboxMessage).where(OutboxMessage.id == rid).values(**values)
                 )
@@ -333,13 +411,16 @@ class OutboxDispatcher:
         if rows:
             await self.send_rows(rows, coalesce=True)
 
-    async def run(self, stop: asyncio.Event, *, interval: float = 1.0) -> None:
-        """Drain forever: at once when poked, otherwise every `interval` seconds."""
+    async def run(self, stop: asyncio.Event, *, interval: float = 1.0, claim: bool = True) -> None:
+        """Drain forever: at once when poked, otherwise every `interval` seconds.
+
+        With `claim=False` (a web process with no sender role) it only marks sent the replies
+        this process sent on the spot; other rows are left to the sender processes."""
         while not stop.is_set():
             # Clear before draining: a poke that arrives mid-drain must trigger another round.
             self._wake.clear()
             try:
-                if self._claim_wanted:
+                if self._claim_wanted and claim:
                     while await self.drain_once():
                         pass
                 else:

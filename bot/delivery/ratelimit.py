@@ -20,6 +20,7 @@ import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 Monotonic = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -156,3 +157,12 @@ class RateLimiter:
     def tracked_chats(self) -> int:
         """How many chats the limiter remembers (bounded by the rate, for tests)."""
         return len(self._chat_ended) + len(self._chat_paused)
+
+
+class SharedBudget(Protocol):
+    """A send budget shared with other processes (one per bot token): `take` waits for a slot.
+
+    Channels call it before every request that sends a message; the composition root gives
+    them one on PostgreSQL (`bot.services.shared.DatabaseSendBudget`)."""
+
+    async def take(self) -> None: ...

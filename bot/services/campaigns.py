@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -376,14 +376,19 @@ async def fire_due_schedules(
     tz: ZoneInfo,
     grace: timedelta,
     library: Mapping[str, Campaign] | None = None,
+    fence: Callable[[AsyncSession], Awaitable[None]] | None = None,
 ) -> list[int]:
     """Turn due schedules into runs (see the misfire policy above); returns the new run ids.
 
     Safe in several processes at once: rows are locked (SKIP LOCKED on PostgreSQL) and each run
-    carries a unique fire_key, so a fire time becomes at most one run whatever happens.
+    carries a unique fire_key, so a fire time becomes at most one run whatever happens. `fence`
+    (the leader's lease check, `leader.fence`) runs first in the same transaction: a process
+    that lost the lease meanwhile raises there and fires nothing.
     """
     created: list[int] = []
     async with database.transaction() as session:
+        if fence is not None:
+            await fence(session)
         query = (
             select(CampaignSchedule)
             .where(CampaignSchedule.active.is_(True), CampaignSchedule.next_fire_at <= now)

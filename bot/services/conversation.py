@@ -171,6 +171,11 @@ class ConversationService:
         # Replies are born claimed for this long; the drain resends them if we die first.
         self.reply_lease = timedelta(seconds=60)
 
+    @property
+    def _claimer(self) -> str | None:
+        """The process that sends the replies on the spot: its rows name it."""
+        return self.dispatcher.process_id if self.dispatcher is not None else None
+
     async def process(self, inbound: Inbound) -> Outcome:
         """Handle one event and send the replies; a redelivered update does nothing."""
         try:
@@ -244,7 +249,13 @@ class ConversationService:
             ]
             # The replies are claimed by this process at birth and sent right after the commit;
             # should it die first, their lease runs out and the drain sends them.
-            rows = await add_to_outbox(session, replies, now=now, claimed_for=self.reply_lease)
+            rows = await add_to_outbox(
+                session,
+                replies,
+                now=now,
+                claimed_for=self.reply_lease,
+                claimed_by=self._claimer,
+            )
             outcome = Outcome(replies=rows)
             await add_to_outbox(session, turn.notifications, now=now)
             await session.flush()
@@ -310,6 +321,7 @@ class ConversationService:
                     ],
                     now=now,
                     claimed_for=self.reply_lease,
+                    claimed_by=self._claimer,
                 )
                 await session.flush()
                 return Outcome(replies=rows)

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.delivery.message import Reply
@@ -253,13 +254,16 @@ class OutreachService:
         self.on_progress: ProgressHook = ProgressLog(monotonic=monotonic)
         self._task: asyncio.Task[None] | None = None
         self._lease_checked = -math.inf
+        self.token: int | None = None  # the lease's fencing token while this process leads
 
     # -- leadership ----------------------------------------------------------------------------
 
     async def lead(self) -> bool:
-        return await leader.try_acquire(
+        """Take or renew the scheduler lease; the fencing token is kept for `fire_due`."""
+        self.token = await leader.acquire(
             self.database, LEASE_NAME, self.holder, now=self.clock(), lease=LEASE
         )
+        return self.token is not None
 
     async def still_leading(self) -> bool:
         """Renew the lease now and then while sending; stop when asked or when it is lost."""
@@ -300,10 +304,23 @@ class OutreachService:
         return await self.drain_open_runs(max_retry_wait=max_retry_wait)
 
     async def fire_due(self) -> list[int]:
+        """Fire the due schedules, as the leader (taking the lease first if this process has
+        not); fenced by the lease's token, so a process that lost the lease fires nothing."""
+        if self.token is None and not await self.lead():
+            return []
         grace = timedelta(minutes=self.settings.campaign_misfire_grace_minutes)
-        created = await campaigns.fire_due_schedules(
-            self.database, now=self.clock(), tz=self.settings.tz, grace=grace
-        )
+        now, token = self.clock(), self.token
+
+        async def still_ours(session: AsyncSession) -> None:
+            await leader.fence(session, LEASE_NAME, self.holder, token, now=now)
+
+        try:
+            created = await campaigns.fire_due_schedules(
+                self.database, now=now, tz=self.settings.tz, grace=grace, fence=still_ours
+            )
+        except leader.LeaseLost as exc:
+            log.warning("no schedule fired: %s", exc)
+            return []
         for run_id in created:
             log.info("schedule fired: run %s created", run_id)
         return created

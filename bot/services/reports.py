@@ -88,6 +88,9 @@ class SubmitResult:
     joined: bool  # joined an existing case rather than opening one
     responsible: CellRef  # the cell whose supervisors were told
     urgent: bool
+    # The nearby open case is one this person reported already (say, they filed again after
+    # a crash hid the first answer): nothing changed, and they are told it is their own case.
+    own: bool = False
 
 
 class ReportRefused(Exception):
@@ -200,6 +203,14 @@ async def submit_report(turn: ReportContext, draft: ReportDraft) -> SubmitResult
 
     existing = await find_nearby_open_case(turn, draft)
     if existing is not None:
+        if await session.get(CaseReporter, (existing.id, turn.person.id)) is not None:
+            return SubmitResult(
+                case=existing,
+                joined=False,
+                responsible=_responsible_for(turn, existing),
+                urgent=existing.urgent,
+                own=True,
+            )
         return await _join_case(turn, existing, draft, urgent)
 
     chain = turn.grid.chain_of(draft.cell_code)
@@ -295,6 +306,10 @@ def _reporter_name(turn: ReportContext, draft: ReportDraft) -> str | None:
     return turn.person.display_name or f"{turn.channel}:{turn.person.channel_user_id}"
 
 
+def _responsible_for(turn: ReportContext, case: Case) -> CellRef:
+    return turn.grid.cells.get(case.cell_code) or turn.grid.chain_of(case.origin_cell_code)[0]
+
+
 async def _join_case(
     turn: ReportContext, case: Case, draft: ReportDraft, urgent: bool
 ) -> SubmitResult:
@@ -328,9 +343,7 @@ async def _join_case(
         )
     )
     await session.flush()
-    responsible = (
-        turn.grid.cells.get(case.cell_code) or turn.grid.chain_of(case.origin_cell_code)[0]
-    )
+    responsible = _responsible_for(turn, case)
     chats = await case_queries.supervisor_chats(session, [case.cell_code], once_per_chat=True)
     for envelope in notices.joined_case_envelopes(
         case,

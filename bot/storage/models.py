@@ -473,6 +473,12 @@ class OutboxMessage(Base):
     last_error: Mapped[str] = mapped_column(String(400), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
+    # The process that claimed the row (`sending`): when its heartbeat goes stale, or it
+    # restarts under the same name, the row is taken back at once rather than after the lease.
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    # How many of the message's requests (text, then a map pin, then photos) went out: a retry
+    # starts after them, so a part already sent is not sent again.
+    parts_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class LeaderLock(Base):
@@ -483,6 +489,9 @@ class LeaderLock(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime] = mapped_column()
+    # A fencing token: it changes whenever a different process takes the lease, so work done
+    # "as the leader" can check, in its own transaction, that the lease is still its own.
+    token: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 # --- Open311 (GeoReport v2) ---------------------------------------------------------------------
@@ -509,3 +518,38 @@ class Open311Request(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     key_id: Mapped[int] = mapped_column(ForeignKey("open311_keys.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProcessHeartbeat(Base):
+    """One running process: `seen_at` is renewed every few seconds while it lives."""
+
+    __tablename__ = "process_heartbeats"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    # Stable across restarts (JINGTU_PROCESS_NAME): a process starting under a name takes back
+    # at once what its dead predecessor of that name had claimed.
+    name: Mapped[str] = mapped_column(String(128), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column()
+    seen_at: Mapped[datetime] = mapped_column()
+
+
+class SendBudget(Base):
+    """One bot token's send budget, shared by every process: the next free sending slot."""
+
+    __tablename__ = "send_budgets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_slot_at: Mapped[datetime] = mapped_column()
+
+
+class SharedToken(Base):
+    """A platform credential one process fetches and every process reads (WeChat's token)."""
+
+    __tablename__ = "shared_tokens"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(1024), default="", server_default="")
+    expires_at: Mapped[datetime | None] = mapped_column()
+    fetched_at: Mapped[datetime | None] = mapped_column()
+    fetched_by: Mapped[str] = mapped_column(String(128), default="", server_default="")

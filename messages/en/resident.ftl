@@ -66,6 +66,9 @@ report-joined =
        *[other] { $reporters } reporters
     } so far).
     You will hear how that case progresses.
+report-own-case =
+    ✅ You have already reported this: it is your own case { $number }, still open, so nothing new was filed.
+    You will hear how it progresses. Send /mycases to see your cases.
 report-urgent-hotline = ⚠️ This is an urgent report; the county supervisors were told as well. If anyone is in danger, call the { $hotline } environmental hotline now.
 
 button-share-location = 📍 Share my location

@@ -56,6 +56,9 @@ report-saved =
 report-joined =
     ✅ 附近已有同类案件 { $number } 正在处理，您的举报已并入该案件（目前共 { $reporters } 位举报人）。
     该案件的进展也会通知您。
+report-own-case =
+    ✅ 您已经举报过这里：这是您自己的案件 { $number }，仍在处理中，因此没有重复立案。
+    进展会通知您。发送 /mycases 查看。
 report-urgent-hotline = ⚠️ 这是紧急类举报，已同时通知县级网格员。如有危险，请立即拨打 { $hotline } 环保热线。
 
 button-share-location = 📍 发送我的位置

@@ -157,6 +157,26 @@ async def test_a_report_near_an_open_case_of_the_same_kind_joins_it(driver: Driv
     assert any("2 reporters" in s.text or "2 位" in s.text for s in driver.received("supervisor"))
 
 
+async def test_filing_again_near_ones_own_open_case_names_it_as_theirs_and_changes_nothing(
+    driver: Driver,
+):
+    """After a crash hid the first answer, a resident files the same thing again."""
+    await driver.bind_supervisor("supervisor", VILLAGE_AT_SAMZHUBZE)
+    await report(driver, "alice")
+    await driver.deliver()
+    told_before = len(driver.received("supervisor"))
+    near = (SAMZHUBZE[0] + 0.001, SAMZHUBZE[1])
+    seen = await report(driver, "alice", where=near, description="Still dust at the site here")
+    assert "your own case 2026-00001" in seen[-1].text
+    assert "joined" not in seen[-1].text
+    [case] = await cases(driver)
+    assert case.reporter_count == 1
+    assert await count(driver, CaseReporter) == 1
+    assert await count(driver, CaseEvent) == 2  # created and assigned, nothing more
+    await driver.deliver()
+    assert len(driver.received("supervisor")) == told_before  # not told twice
+
+
 async def test_an_urgent_report_also_reaches_the_county_and_shows_the_hotline(driver: Driver):
     await driver.bind_supervisor("village-sup", VILLAGE_AT_SAMZHUBZE)
     await driver.bind_supervisor("county-sup", COUNTY)

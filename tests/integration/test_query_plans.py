@@ -99,7 +99,7 @@ async def test_the_outbox_drain_claims_through_its_index(sqlite_template: Path, 
         sent = capture(database)
 
         class Nowhere:
-            async def send(self, chat_id: str, payload: dict[str, Any]) -> None:
+            async def send(self, chat_id: str, payload: dict[str, Any], parts: Any = None) -> None:
                 raise AssertionError("nothing is due")
 
         dispatcher = OutboxDispatcher(database, {"telegram": Nowhere()}, clock=lambda: NOW)

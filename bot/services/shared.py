@@ -1,0 +1,132 @@
+"""What every process shares through the database: a platform token, a send budget.
+
+`DatabaseTokenStore` is the WeChat channel's token port: one process fetches the access token
+(under a row lock, so two processes never both fetch — WeChat invalidates the previous token on
+every fetch), stores it with its expiry, and every process reads it. It is fetched again a few
+minutes before it expires, by whichever process needs it first, or when WeChat refuses the one
+stored (then only if nobody has stored a newer one meanwhile).
+
+`DatabaseSendBudget` is one bot token's send budget on PostgreSQL, shared by every sender:
+a row holds the next free sending slot; each request takes the next slot with one UPDATE
+(slots are 1/rate apart, on the database's clock, so hosts' clocks do not matter) and waits
+for it. Why a budget in the database and not one elected sender: replies go out from the web
+process that handled the update (at once, without a hop through another process), broadcasts
+from the scheduler leader and retries from any sender; a row every one of them takes slots
+from keeps one limit over all of them, and no election has to fail over before anything can
+be sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, text
+
+from bot.storage.db import Database, insert_ignore
+from bot.storage.models import SendBudget, SharedToken, utcnow
+
+Fetch = Callable[[], Awaitable[tuple[str, int]]]
+
+
+class DatabaseTokenStore:
+    """A token one process fetches and every process reads (see the module's docstring)."""
+
+    def __init__(
+        self,
+        database: Database,
+        name: str,
+        holder: str,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.database = database
+        self.name = name
+        self.holder = holder
+        self.clock = clock
+        self.fetches = 0  # fetches made by this process (logged, and read by tests)
+
+    def _usable(self, row: SharedToken | None, refused: str | None) -> bool:
+        return (
+            row is not None
+            and bool(row.value)
+            and row.value != refused
+            and row.expires_at is not None
+            and row.expires_at > self.clock()
+        )
+
+    async def token(self, fetch: Fetch, *, refused: str | None = None) -> tuple[str, datetime]:
+        """(token, use until): the stored one while it is good, else one fetched now.
+
+        `fetch()` returns (token, lifetime in seconds); `refused` is a token the platform has
+        just refused, which is not handed out again."""
+        async with self.database.reader() as session:
+            row = await session.get(SharedToken, self.name)
+            if row is not None and self._usable(row, refused):
+                assert row.expires_at is not None
+                return row.value, row.expires_at
+        async with self.database.transaction() as session:
+            await insert_ignore(session, SharedToken, {"name": self.name, "value": ""})
+            query = select(SharedToken).where(SharedToken.name == self.name)
+            if self.database.is_postgres:
+                query = query.with_for_update()  # the other processes wait here, then read
+            row = (await session.scalars(query.execution_options(populate_existing=True))).one()
+            if self._usable(row, refused):
+                assert row.expires_at is not None
+                return row.value, row.expires_at
+            value, lifetime = await fetch()
+            self.fetches += 1
+            now = self.clock()
+            # Renewed a little early, so a token never expires between our check and WeChat's.
+            margin = min(300, lifetime // 2)
+            row.value = value
+            row.expires_at = now + timedelta(seconds=lifetime - margin)
+            row.fetched_at = now
+            row.fetched_by = self.holder
+            return value, row.expires_at
+
+
+_TAKE_SLOT = text(
+    """
+    UPDATE send_budgets
+    SET next_slot_at = GREATEST(next_slot_at, clock_timestamp() AT TIME ZONE 'UTC')
+        + make_interval(secs => :spacing)
+    WHERE name = :name
+    RETURNING EXTRACT(EPOCH FROM next_slot_at - (clock_timestamp() AT TIME ZONE 'UTC'))
+        - :spacing
+    """
+)
+
+
+class DatabaseSendBudget:
+    """One bot token's sending slots, shared by every process (PostgreSQL only)."""
+
+    def __init__(
+        self,
+        database: Database,
+        name: str,
+        per_second: float,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if per_second <= 0:
+            raise ValueError("the send rate must be positive")
+        self.database = database
+        self.name = name
+        self.spacing = 1.0 / per_second
+        self.sleep = sleep
+        self._row_made = False
+
+    async def take(self) -> None:
+        """Wait for this process's next slot: at most `per_second` requests a second start,
+        counted over every process sharing the database."""
+        async with self.database.transaction() as session:
+            if not self._row_made:
+                await insert_ignore(
+                    session, SendBudget, {"name": self.name, "next_slot_at": utcnow()}
+                )
+                self._row_made = True
+            wait = await session.scalar(_TAKE_SLOT, {"name": self.name, "spacing": self.spacing})
+        if wait is not None and float(wait) > 0:
+            await self.sleep(float(wait))
