@@ -22,7 +22,7 @@ from bot.config import Settings
 from bot.storage.models import Person, ProcessedUpdate
 from tests.fakes.telegram_api import FakeBotApi
 from tests.support.clock import FakeClock
-from tests.support.fuzzing import FUZZ_EXAMPLES, forged_updates
+from tests.support.fuzzing import FUZZ_EXAMPLES, database_counts, forged_updates, valid_update
 from tests.support.handled import handled
 from tests.support.telegram_driver import SECRET, start_app, telegram_settings, webhook_app
 
@@ -191,3 +191,61 @@ async def test_polling_confirms_no_update_before_it_is_stored(settings, clock):
             await app.stop()
         assert len(confirmed) >= len(users)
         assert unstored == []
+
+
+# --------------------------------------------------------------------------- polling, fuzzed
+
+
+@pytest.fixture
+async def polling(settings: Settings, clock: FakeClock) -> AsyncIterator[tuple[Jingtu, FakeBotApi]]:
+    async with FakeBotApi() as api:
+        app = await start_app(telegram_settings(settings, api), clock)
+        try:
+            yield app, api
+        finally:
+            await app.stop()
+
+
+def ordinary_update_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**15
+
+
+@SQLITE
+@settings(
+    max_examples=FUZZ_EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(case=forged_updates())
+async def test_fuzzed_polled_updates_cause_no_error_and_forged_ids_write_nothing(
+    polling, case, caplog
+):
+    app, api = polling
+    update, forged_id = case
+    if ordinary_update_id(update.get("update_id")):
+        del update["update_id"]  # the fake numbers it after the ones before, as Telegram would
+    before = await database_counts(app)
+    api.push_update(update)
+    # Confirmed by the next getUpdates, which waits until everything fetched has been handled.
+    await api.wait_until_updates_consumed()
+    if forged_id:
+        assert await database_counts(app) == before, update
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, [r.getMessage() for r in errors]
+
+
+@SQLITE
+async def test_a_polled_update_ptb_cannot_read_is_refused_and_polling_goes_on(polling, caplog):
+    # Found by fuzzing: entities of strings made PTB fail on the whole getUpdates batch, for
+    # ever, so no later update was ever fetched.
+    _, api = polling
+    poisoned = valid_update(1, 7_300_001)
+    del poisoned["update_id"]
+    poisoned["message"]["entities"] = ["x"]
+    api.push_update(poisoned)
+    api.user_text(7_300_002, "/help")
+    await api.wait_until_updates_consumed()
+    assert len(api.sent_to(7_300_002)) == 1
+    assert api.sent_to(7_300_001) == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
