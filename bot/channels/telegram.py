@@ -497,10 +497,24 @@ class TelegramMedia:
         return data
 
 
+def _readable(raw: Mapping[str, Any]) -> None:
+    """PTB can build an Update from it; raises `RefusedUpdate` otherwise.
+
+    `screen_update` checks only what Jingtu reads; a field it does not read (entities, a reply's
+    message) may still be of a type PTB fails on. In polling, PTB reads the whole batch at once,
+    so one such update would fail every getUpdates and stop the updater on that batch for ever.
+    """
+    try:
+        Update.de_json(dict(raw), None)
+    except Exception as exc:
+        raise RefusedUpdate(f"PTB cannot read it ({type(exc).__name__})") from None
+
+
 def screened_updates(result: list[Any]) -> list[Any]:
     """A getUpdates result with each refused update replaced by an empty one of the same id.
 
-    PTB confirms what it fetched by the last update's id, so a refused update keeps its id (an
+    Refused: what `screen_update` refuses, and what PTB cannot read (`_readable`). PTB confirms
+    what it fetched by the last update's id, so a refused update keeps its id (an
     empty update is ignored by Jingtu and confirmed by PTB); one whose id is not an update id
     Telegram could have issued cannot be confirmed (PTB would fail on it, or ask for updates
     from an id beyond every real one) and is left out.
@@ -509,6 +523,7 @@ def screened_updates(result: list[Any]) -> list[Any]:
     for raw in result:
         try:
             screen_update(_object(raw, "update"))
+            _readable(raw)
         except BadId as exc:
             update_id = raw.get("update_id") if isinstance(raw, Mapping) else None
             log.warning("refused a polled Telegram update: %s", exc)

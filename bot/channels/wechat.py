@@ -13,12 +13,19 @@ right and its timestamp is within five minutes of our clock:
   padding to 32-byte blocks) over 16 random bytes + 4-byte big-endian length + message + AppID.
   The AppID inside must be ours.
 
-Bodies over 1 MB and XML with a DOCTYPE or ENTITY declaration are refused before ElementTree
-sees them (no XXE, no billion laughs). WeChat wants an answer within 5 s and retries otherwise,
-so the webhook answers ``success`` at once and the message is handled in a task of its own (one
-person's messages strictly in order); replies go out through the outbox and the customer-service
-API. ``MsgId`` (events: FromUserName:CreateTime, or a digest of it should that exceed 64
-characters) is the update id, so WeChat's retries of the same message change nothing twice.
+The door (`bot.channels.door`, shared with Telegram): bodies are read up to 1 MB whatever
+Content-Length says (a chunked body has none); a source refused 20 times in a minute (stale or
+forged signatures, broken bodies) is answered 429 until the minute ends; query parameters of odd
+bytes are refused with 401, never encoded. XML with a DOCTYPE or ENTITY declaration is refused
+before ElementTree sees it (no XXE, no billion laughs).
+
+Nothing is lost at the door: the webhook answers ``success`` only once the message is stored (its
+effects, its replies in the outbox and its update id committed, in one transaction), handled in
+the person's lane (`bot.channels.lanes`: one person's messages strictly in order). WeChat retries
+a message it has no answer for within 5 s, three times; ``MsgId`` (events:
+FromUserName:CreateTime, or a digest of it should that exceed 64 characters) is the update id, so
+a retry, or WeChat's redelivery after a crash, changes nothing twice. Replies go out through the
+outbox and the customer-service API.
 
 At the door: a message whose FromUserName is not an OpenID (``[A-Za-z0-9_-]{1,64}``), whose
 MsgId or CreateTime is not decimal, or whose event key or MediaId is not plain printable ASCII
@@ -89,6 +96,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import functools
 import hashlib
 import hmac
@@ -113,6 +121,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from bot.channels.door import RefusalThrottle, TooLarge, read_limited, shut_out, source_of
 from bot.channels.inbound_ids import (
     MAX_ID_CHARS,
     BadId,
@@ -121,6 +130,7 @@ from bot.channels.inbound_ids import (
     external_id,
     wechat_openid,
 )
+from bot.channels.lanes import ChatLanes
 from bot.config import ConfigError, Settings
 from bot.delivery.message import NoticeTag, StoredRef, parse_stored_ref
 from bot.delivery.outbox import Parts, PermanentFailure, RetryLater, SendError, Step
@@ -147,6 +157,8 @@ MAX_CALLBACK_BYTES = 64
 PKCS7_BLOCK = 32  # WeChat pads to 32 bytes, not AES's 16
 _MEDIA_ID_RE = re.compile(r"[\x21-\x7e]{1,256}")  # printable ASCII; case_photos holds 256
 MAX_CREATE_TIME_DIGITS = 20
+_TIMESTAMP_RE = re.compile(r"[0-9]{1,12}")
+_PRINTABLE_RE = re.compile(r"[\x21-\x7e]{0,128}")  # a nonce: WeChat sends digits
 # Access-token errors: the token was refreshed elsewhere, revoked or has expired.
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 INVALID_MEDIA_ID = 40007
@@ -170,6 +182,9 @@ LocaleOf = Callable[[str], Awaitable[str | None]]
 class BadMessage(ValueError):
     """A request body that is not a well-formed, safe WeChat message."""
 
+    # Set when the body was refused before its signature could be checked.
+    unauthenticated = False
+
 
 # --------------------------------------------------------------------------- signatures, AES
 
@@ -180,7 +195,9 @@ def sign(*parts: str) -> str:
 
 
 def signature_matches(given: str | None, *parts: str) -> bool:
-    if not given:
+    # A signature is 40 hex digits; anything not ASCII (aiohttp hands undecodable bytes over as
+    # surrogates) is refused before it is encoded.
+    if not given or not given.isascii():
         return False
     return hmac.compare_digest(given.strip().lower().encode(), sign(*parts).encode())
 
@@ -1217,10 +1234,13 @@ def _json_dumps(body: dict[str, Any]) -> bytes:
 # --------------------------------------------------------------------------- the channel
 
 
-@dataclass
-class _ChatQueue:
-    lock: asyncio.Lock
-    users: int = 0
+class _Unauthenticated(Exception):
+    """The request's signature does not match."""
+
+
+def _refusal(status: int, text: str) -> web.Response:
+    """A refusal of an authenticated request: WeChat's own, so not counted against its source."""
+    return web.Response(status=status, text=text)
 
 
 class WeChatChannel:
@@ -1254,88 +1274,108 @@ class WeChatChannel:
             settings, clock=clock, locale_of=locale_of, store=store, tokens=tokens, budget=budget
         )
         self.media = WeChatMedia(self.sender)
-        self._chats: dict[str, _ChatQueue] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.lanes = ChatLanes()
+        self.refusals = RefusalThrottle()
 
     def _fresh(self, timestamp: str) -> bool:
-        if not timestamp.isdigit() or len(timestamp) > 12:
+        # ASCII digits only: str.isdigit() also takes "²" and "١", which int() refuses or reads.
+        if not _TIMESTAMP_RE.fullmatch(timestamp):
             return False
         return abs(self.clock().timestamp() - int(timestamp)) <= MAX_CLOCK_SKEW_SECONDS
 
+    def _signed(self, query: Mapping[str, str], key: str, *extra: str) -> bool:
+        """The request is fresh and `query[key]` is WeChat's signature over token, timestamp,
+        nonce and `extra`. A nonce of odd characters (aiohttp hands undecodable bytes over as
+        surrogates) is refused before it is encoded."""
+        timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
+        if not self._fresh(timestamp) or not _PRINTABLE_RE.fullmatch(nonce):
+            return False
+        return signature_matches(
+            query.get(key), self.settings.wechat_token, timestamp, nonce, *extra
+        )
+
+    def _refuse(self, source: str, status: int, text: str) -> web.Response:
+        """A refusal counted against the source: genuine WeChat requests are never refused."""
+        self.refusals.refused(source)
+        return web.Response(status=status, text=text)
+
     async def verify(self, request: web.Request) -> web.Response:
         """GET /wechat: the server check when the URL is saved in the Official Account admin."""
-        query = request.query
-        timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
-        token = self.settings.wechat_token
-        if not self._fresh(timestamp) or not signature_matches(
-            query.get("signature"), token, timestamp, nonce
-        ):
-            return web.Response(status=401, text="unauthorized")
-        return web.Response(text=query.get("echostr", ""))
+        source = source_of(request)
+        wait = self.refusals.retry_after(source)
+        if wait is not None:
+            return shut_out(wait)
+        if not self._signed(request.query, "signature"):
+            return self._refuse(source, 401, "unauthorized")
+        echostr = request.query.get("echostr", "")
+        if not _PRINTABLE_RE.fullmatch(echostr):  # WeChat's is a random number
+            return self._refuse(source, 400, "echostr is not printable ASCII")
+        return web.Response(text=echostr)
 
     async def receive(self, request: web.Request) -> web.Response:
-        """POST /wechat: check, decrypt, parse, answer ``success`` and handle in the background."""
+        """POST /wechat: check, decrypt and parse; answer ``success`` once the message is stored.
+
+        WeChat forgets a message once it is answered, so the answer waits until the message's
+        transaction (its effects, its replies in the outbox and its MsgId) has committed: a crash
+        after answering loses nothing. WeChat retries a message not answered within 5 s, up to
+        three times; a retry waits in the person's lane behind the first delivery, and the stored
+        MsgId makes it change nothing.
+        """
+        source = source_of(request)
+        wait = self.refusals.retry_after(source)
+        if wait is not None:
+            return shut_out(wait)
         query = request.query
-        timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
-        token = self.settings.wechat_token
-        if not self._fresh(timestamp):
-            return web.Response(status=401, text="unauthorized")
-        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-            return web.Response(status=413, text="too large")
-        body = await request.read()
-        if len(body) > MAX_BODY_BYTES:
-            return web.Response(status=413, text="too large")
+        # Plaintext mode authenticates before reading; safe mode signs the Encrypt field, so the
+        # body is read first, and what is refused before the signature is checked is counted.
+        safe = self.crypto is not None
+        if not self._fresh(query.get("timestamp", "")) or not (
+            query.get("msg_signature") if safe else self._signed(query, "signature")
+        ):
+            return self._refuse(source, 401, "unauthorized")
         try:
-            if self.crypto is None:
-                if not signature_matches(query.get("signature"), token, timestamp, nonce):
-                    return web.Response(status=401, text="unauthorized")
-                fields = parse_message(body)
-            else:
-                if not query.get("msg_signature"):
-                    return web.Response(status=401, text="unauthorized")
-                encrypted = parse_message(body).get("Encrypt", "").strip()
-                if not signature_matches(
-                    query.get("msg_signature"), token, timestamp, nonce, encrypted
-                ):
-                    return web.Response(status=401, text="unauthorized")
-                fields = parse_message(self.crypto.decrypt(encrypted).encode())
+            body = await read_limited(request, MAX_BODY_BYTES)
+        except TooLarge:
+            return self._refuse(source, 413, "too large") if safe else _refusal(413, "too large")
+        try:
+            fields = self._fields(query, body)
         except BadMessage as exc:
             log.warning("refused a WeChat request: %s", exc)
-            return web.Response(status=400, text="bad request")
+            if exc.unauthenticated:
+                return self._refuse(source, 400, "bad request")
+            return _refusal(400, "bad request")
+        except _Unauthenticated:
+            return self._refuse(source, 401, "unauthorized")
         inbound = message_to_inbound(fields)
         if inbound is not None:
             self.sender.windows.opened(inbound.user_id)  # before any reply can go out
-            self._spawn(inbound)
+            handling = await self.lanes.submit(inbound.chat_id, lambda: self.process(inbound))
+            # Not cancelled with the request: should WeChat hang up, the message is still
+            # stored, and its retry finds the MsgId.
+            await asyncio.wait({handling})
         return web.Response(text="success")
 
-    def _spawn(self, inbound: Inbound) -> None:
-        task = asyncio.create_task(self._handle(inbound))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _handle(self, inbound: Inbound) -> None:
-        # Tasks start in creation order and asyncio.Lock wakes waiters first come, first served,
-        # so one person's messages are handled in the order WeChat delivered them.
-        queue = self._chats.get(inbound.chat_id)
-        if queue is None:
-            queue = self._chats[inbound.chat_id] = _ChatQueue(asyncio.Lock())
-        queue.users += 1
+    def _fields(self, query: Mapping[str, str], body: bytes) -> dict[str, str]:
+        """The message's fields, from a request whose timestamp (and, in plaintext mode,
+        signature) has been checked; `_Unauthenticated` for a wrong msg_signature, `BadMessage`
+        for a body that is no message (marked unauthenticated when it came before the check)."""
+        if self.crypto is None:
+            return parse_message(body)
         try:
-            async with queue.lock:
-                await self.process(inbound)
-        except Exception:
-            log.exception("wechat update %s failed", inbound.update_id)
-        finally:
-            queue.users -= 1
-            if queue.users == 0:
-                del self._chats[inbound.chat_id]  # only chats with work waiting stay listed
+            encrypted = parse_message(body).get("Encrypt", "").strip()
+        except BadMessage as exc:
+            exc.unauthenticated = True
+            raise
+        if not self._signed(query, "msg_signature", encrypted):
+            raise _Unauthenticated
+        return parse_message(self.crypto.decrypt(encrypted).encode())
 
     async def start(self) -> None:
         """Nothing to connect: WeChat calls us; the sender opens its HTTP session when needed."""
 
     async def stop(self) -> None:
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=10)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.lanes.drain(), timeout=10)
         await self.sender.close()
 
     def add_routes(self, app: web.Application) -> None:

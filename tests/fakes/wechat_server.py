@@ -269,9 +269,10 @@ class FakeWeChat:
         return await self.deliver(openid, self._last_posted[openid])
 
     def signed_request(
-        self, xml: str, *, timestamp: int | None = None, nonce: str | None = None
+        self, xml: str | bytes, *, timestamp: int | None = None, nonce: str | None = None
     ) -> tuple[dict[str, str], bytes]:
-        """The query and body WeChat would POST for this plaintext message XML."""
+        """The query and body WeChat would POST for this plaintext message XML (bytes are sent
+        as they are, for tests that send what WeChat would not)."""
         ts = str(int(self.clock().timestamp()) if timestamp is None else timestamp)
         nonce = nonce or str(secrets.randbelow(10**10))
         query = {
@@ -280,7 +281,7 @@ class FakeWeChat:
             "nonce": nonce,
         }
         if not self.aes_key:
-            return query, xml.encode()
+            return query, xml.encode() if isinstance(xml, str) else xml
         encrypted = self.encrypt(xml)
         query["encrypt_type"] = "aes"
         query["msg_signature"] = wechat_signature(self.token, ts, nonce, encrypted)
@@ -333,9 +334,9 @@ class FakeWeChat:
         key = base64.b64decode(self.aes_key + "=")
         return Cipher(algorithms.AES(key), modes.CBC(key[:16]))
 
-    def encrypt(self, xml: str, *, app_id: str | None = None) -> str:
+    def encrypt(self, xml: str | bytes, *, app_id: str | None = None) -> str:
         """16 random bytes, 4-byte length, message, AppID; PKCS#7 to 32 bytes; AES-256-CBC."""
-        message = xml.encode()
+        message = xml.encode() if isinstance(xml, str) else xml
         plain = (
             os.urandom(16)
             + struct.pack(">I", len(message))
