@@ -63,7 +63,6 @@ from telegram.error import (
     TimedOut,
 )
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
-from telegram.request import BaseRequest, RequestData
 
 from bot.channels.door import (
     MAX_UPDATE_BYTES,
@@ -540,38 +539,11 @@ class _ScreenedUpdatesRequest(AiohttpRequest):
 
     `parse_json_payload` is PTB's documented hook for reading Bot API answers; this request
     object serves getUpdates only. Each getUpdates call confirms, by its offset, every update
-    fetched before it, and Telegram then forgets them; so each call first waits for
-    `before_fetch`, which returns once those updates have been handled (their effects and their
+    fetched before it, and Telegram then forgets them; so each call first waits (its
+    `before_request`, the channel's `_fetched_updates_stored`) until those updates have been handled (their effects and their
     ids committed). A crash between two calls loses nothing: Telegram sends again what was not
     confirmed, and the stored ids make the repeats do nothing.
     """
-
-    def __init__(
-        self, *, before_fetch: Callable[[], Awaitable[None]], connections: int, proxy: str | None
-    ) -> None:
-        super().__init__(connections=connections, proxy=proxy)
-        self.before_fetch = before_fetch
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = BaseRequest.DEFAULT_NONE,
-        write_timeout: Any = BaseRequest.DEFAULT_NONE,
-        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
-        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        await self.before_fetch()
-        return await super().do_request(
-            url,
-            method,
-            request_data,
-            read_timeout=read_timeout,
-            write_timeout=write_timeout,
-            connect_timeout=connect_timeout,
-            pool_timeout=pool_timeout,
-        )
 
     @staticmethod
     def parse_json_payload(payload: bytes) -> dict[str, Any]:
@@ -579,39 +551,6 @@ class _ScreenedUpdatesRequest(AiohttpRequest):
         if isinstance(data, dict) and isinstance(data.get("result"), list):
             data["result"] = screened_updates(data["result"])
         return data
-
-
-class _BudgetedRequest(AiohttpRequest):
-    """The connection for every other call: a request that sends a message first takes a slot
-    of the bot token's budget shared by every process (`SharedBudget`)."""
-
-    def __init__(
-        self, *, budget: SharedBudget, connections: int, pool_timeout: float, proxy: str | None
-    ) -> None:
-        super().__init__(connections=connections, pool_timeout=pool_timeout, proxy=proxy)
-        self.budget = budget
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = BaseRequest.DEFAULT_NONE,
-        write_timeout: Any = BaseRequest.DEFAULT_NONE,
-        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
-        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        if sends_a_message(url.rpartition("/")[2]):
-            await self.budget.take()
-        return await super().do_request(
-            url,
-            method,
-            request_data,
-            read_timeout=read_timeout,
-            write_timeout=write_timeout,
-            connect_timeout=connect_timeout,
-            pool_timeout=pool_timeout,
-        )
 
 
 def sends_a_message(api_method: str) -> bool:
@@ -647,15 +586,15 @@ class TelegramChannel:
         # for a connection rather than failing. They go through aiohttp's client rather than
         # PTB's default httpx stack, which costs about twice the CPU per call (telegram_http.py).
         proxy = settings.telegram_proxy_url or environment_proxy(settings.telegram_base_url)
+        self.budget = budget
         fetcher = _ScreenedUpdatesRequest(
-            before_fetch=self._fetched_updates_stored, connections=1, proxy=proxy
+            connections=1, proxy=proxy, before_request=self._fetched_updates_stored
         )
-        requests = (
-            AiohttpRequest(connections=CONNECTIONS, pool_timeout=POOL_WAIT_SECONDS, proxy=proxy)
-            if budget is None
-            else _BudgetedRequest(
-                budget=budget, connections=CONNECTIONS, pool_timeout=POOL_WAIT_SECONDS, proxy=proxy
-            )
+        requests = AiohttpRequest(
+            connections=CONNECTIONS,
+            pool_timeout=POOL_WAIT_SECONDS,
+            proxy=proxy,
+            before_request=None if budget is None else self._take_send_slot,
         )
         builder = builder.request(requests).get_updates_request(fetcher)
         if settings.telegram_mode == "webhook":
@@ -687,7 +626,13 @@ class TelegramChannel:
             await self._answer(update)
         return None
 
-    async def _fetched_updates_stored(self) -> None:
+    async def _take_send_slot(self, api_method: str) -> None:
+        """A request that puts a message in a chat first takes a slot of the bot token's
+        budget, shared by every process (`SharedBudget`)."""
+        if self.budget is not None and sends_a_message(api_method):
+            await self.budget.take()
+
+    async def _fetched_updates_stored(self, _api_method: str = "getUpdates") -> None:
         """Every update fetched so far has been handed to a lane, and every lane has finished."""
         await self.application.update_queue.join()
         await self.lanes.drain()

@@ -14,6 +14,7 @@ treat them exactly as with the default transport.
 from __future__ import annotations
 
 import urllib.request
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,8 +26,17 @@ _DEFAULT_TIMEOUT = 5.0  # seconds, PTB's own default for connect, read, write an
 _MEDIA_WRITE_TIMEOUT = 20.0  # PTB's default write timeout for uploads
 
 
+# Awaited before each request with the Bot API method's name ("sendMessage", "getUpdates" …).
+BeforeRequest = Callable[[str], Awaitable[None]]
+
+
 class AiohttpRequest(BaseRequest):
-    """One aiohttp `ClientSession` with a pool of `connections` keep-alive connections."""
+    """One aiohttp `ClientSession` with a pool of `connections` keep-alive connections.
+
+    `before_request`, if given, is awaited before each request with the method's name: the
+    channel uses it to wait for a slot of a shared send budget, or, on the getUpdates connection,
+    until every update fetched so far is stored.
+    """
 
     def __init__(
         self,
@@ -37,8 +47,10 @@ class AiohttpRequest(BaseRequest):
         write_timeout: float | None = _DEFAULT_TIMEOUT,
         pool_timeout: float | None = 1.0,
         proxy: str | None = None,
+        before_request: BeforeRequest | None = None,
     ) -> None:
         self.connections = connections
+        self.before_request = before_request
         self.proxy = proxy or None
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
@@ -79,6 +91,8 @@ class AiohttpRequest(BaseRequest):
         connect_timeout: Any = BaseRequest.DEFAULT_NONE,
         pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
+        if self.before_request is not None:
+            await self.before_request(url.rpartition("/")[2])
         session = self._session
         if session is None or session.closed:
             raise RuntimeError("AiohttpRequest is not initialized")
