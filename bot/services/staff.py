@@ -101,7 +101,7 @@ async def add_staff(
         )
         session.add(staff)
         await session.flush()
-        _audit(session, staff, "staff-added", now=now, detail=f"{role} {cell_code or ''}".strip())
+        record(session, staff, "staff-added", now=now, detail=f"{role} {cell_code or ''}".strip())
     return staff
 
 
@@ -121,7 +121,7 @@ async def disable_staff(database: Database, name: str, *, now: datetime) -> None
             raise StaffRefused("desk-staff-unknown", f"no staff account {name!r}")
         staff.disabled = True
         await session.execute(delete(StaffSession).where(StaffSession.staff_id == staff.id))
-        _audit(session, staff, "staff-disabled", now=now)
+        record(session, staff, "staff-disabled", now=now)
 
 
 async def set_password(database: Database, name: str, password: str, *, now: datetime) -> None:
@@ -133,31 +133,10 @@ async def set_password(database: Database, name: str, password: str, *, now: dat
             raise StaffRefused("desk-staff-unknown", f"no staff account {name!r}")
         staff.password_hash = hashed
         await session.execute(delete(StaffSession).where(StaffSession.staff_id == staff.id))
-        _audit(session, staff, "password-changed", now=now)
+        record(session, staff, "password-changed", now=now)
 
 
 # --- the record of staff actions -----------------------------------------------------------------
-
-
-def _audit(
-    session: AsyncSession,
-    staff: Staff,
-    action: str,
-    *,
-    now: datetime,
-    case_id: int | None = None,
-    detail: str = "",
-) -> None:
-    session.add(
-        StaffAudit(
-            at=now,
-            staff_id=staff.id,
-            staff_name=staff.name,
-            action=action[:40],
-            case_id=case_id,
-            detail=detail[:400],
-        )
-    )
 
 
 def record(
@@ -170,7 +149,16 @@ def record(
     detail: str = "",
 ) -> None:
     """Record one staff action in the caller's transaction."""
-    _audit(session, staff, action, now=now, case_id=case_id, detail=detail)
+    session.add(
+        StaffAudit(
+            at=now,
+            staff_id=staff.id,
+            staff_name=staff.name,
+            action=action[:40],
+            case_id=case_id,
+            detail=detail[:400],
+        )
+    )
 
 
 async def audit_trail(database: Database, *, limit: int = 100) -> list[StaffAudit]:
@@ -254,7 +242,7 @@ async def login(
                 last_seen_at=now,
             )
         )
-        _audit(session, staff, "login", now=now, detail=client[:64])
+        record(session, staff, "login", now=now, detail=client[:64])
     return SignedIn(staff, token, csrf)
 
 
@@ -302,7 +290,7 @@ async def logout(database: Database, token: str, *, now: datetime) -> None:
         staff = await session.get(Staff, live.staff_id)
         await session.execute(delete(StaffSession).where(StaffSession.token_hash == key))
         if staff is not None:
-            _audit(session, staff, "logout", now=now)
+            record(session, staff, "logout", now=now)
 
 
 async def set_locale(database: Database, staff_id: int, locale: str) -> None:
