@@ -141,6 +141,7 @@ class Jingtu:
         ]
         self._register_features()
         self.scheduler: AsyncIOScheduler | None = None
+        self._job_runs: set[asyncio.Task[None]] = set()  # periodic jobs running now
         self.console_sender: ConsoleSender | None = None
         self.telegram: TelegramChannel | None = None
         self.wechat: WeChatChannel | None = None
@@ -332,7 +333,9 @@ class Jingtu:
                 if job.role in self.roles
             ]
             if jobs:
-                self.scheduler = build_scheduler(jobs, timezone=self.settings.timezone)
+                self.scheduler = build_scheduler(
+                    jobs, timezone=self.settings.timezone, running=self._job_runs
+                )
                 self.scheduler.start()
         if web_server and "web" in self.roles:
             adders = [self.desk.add_routes, self.open311.add_routes, self.metrics.add_routes]
@@ -369,6 +372,8 @@ class Jingtu:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
+        if self._job_runs:  # let a sweep or a broadcast batch in progress commit, not be cut
+            await asyncio.wait(set(self._job_runs), timeout=10)
         for task in self._tasks:
             try:
                 await asyncio.wait_for(task, timeout=10)

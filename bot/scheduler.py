@@ -7,6 +7,7 @@ FOR UPDATE SKIP LOCKED or hold a leader lease), so the scheduler itself needs no
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,11 +27,16 @@ class PeriodicJob:
     role: str = "scheduler"
 
 
-def build_scheduler(jobs: list[PeriodicJob], *, timezone: str) -> AsyncIOScheduler:
+def build_scheduler(
+    jobs: list[PeriodicJob], *, timezone: str, running: set[asyncio.Task[None]] | None = None
+) -> AsyncIOScheduler:
+    """A scheduler for `jobs`; each run in progress is in `running`, so that a stopping process
+    can let the runs finish (APScheduler's `shutdown(wait=False)` leaves them to the event loop,
+    which would cancel them mid-transaction at exit)."""
     scheduler = AsyncIOScheduler(timezone=timezone)
     for job in jobs:
         scheduler.add_job(
-            _logged(job),
+            _logged(job, running if running is not None else set()),
             "interval",
             seconds=job.interval_seconds,
             id=job.name,
@@ -42,11 +48,17 @@ def build_scheduler(jobs: list[PeriodicJob], *, timezone: str) -> AsyncIOSchedul
     return scheduler
 
 
-def _logged(job: PeriodicJob) -> Callable[[], Awaitable[None]]:
+def _logged(job: PeriodicJob, running: set[asyncio.Task[None]]) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            running.add(task)
         try:
             await job.run()
         except Exception:
             log.exception("periodic job %s failed; it runs again at the next interval", job.name)
+        finally:
+            if task is not None:
+                running.discard(task)
 
     return run
