@@ -35,6 +35,7 @@ from bot.storage.models import (
     CasePhoto,
     GridCell,
     Invite,
+    Media,
     Person,
     SecurityEvent,
     Staff,
@@ -330,6 +331,8 @@ class CaseDetail:
     photos: list[CasePhoto]
     allowed: frozenset[Verb]
     transfer_cells: list[str] = field(default_factory=list)
+    # The stored type of each stored photo or recording, by its SHA-256 (the media store's).
+    media_types: dict[str, str] = field(default_factory=dict)
 
 
 async def _names(session: AsyncSession, events: Sequence[CaseEvent]) -> dict[tuple[str, int], str]:
@@ -390,7 +393,65 @@ async def case_detail(
         for v in (Verb.TRANSFER, Verb.MERGE, Verb.NOTE, Verb.MESSAGE)
         if may(actor, v, facts) is None
     )
-    return CaseDetail(found, facts, timeline, photos, allowed)
+    stored = sorted({p.sha256 for p in photos if p.sha256 is not None})
+    types: dict[str, str] = {}
+    if stored:
+        rows = await session.execute(
+            select(Media.sha256, Media.mime_type).where(Media.sha256.in_(stored))
+        )
+        types = {sha: mime for sha, mime in rows}
+    return CaseDetail(found, facts, timeline, photos, allowed, media_types=types)
+
+
+@dataclass(frozen=True)
+class StoredMedia:
+    """One stored photo or recording of a case, as the media store keeps it."""
+
+    sha256: str
+    mime_type: str
+    kind: str
+
+
+class MediaRefused(Exception):
+    """No such media to show; `key` names the desk message (the case's own when out of scope)."""
+
+    def __init__(self, key: str, english: str, **args: Any) -> None:
+        super().__init__(english)
+        self.key = key
+        self.args_for_message = args
+
+
+async def case_media(
+    session: AsyncSession, grid: GridIndex, actor: Actor, number: str, photo_id: int
+) -> StoredMedia:
+    """A stored photo or recording of a case the actor may view.
+
+    Asked by the same rule as the case page (`may`, VIEW): a case outside the actor's subtree is
+    refused exactly as a case that does not exist; a photo of another case, or one not yet (or
+    never) stored, is refused as no such photo.
+    """
+    found = await case_queries.case_by_number(session, number)
+    if found is None or may(actor, Verb.VIEW, facts_of(grid, found)) is not None:
+        raise MediaRefused(
+            "desk-case-not-found", "no such case within your area", number=number[:20]
+        )
+    row = (
+        await session.execute(
+            select(CasePhoto.kind, Media.sha256, Media.mime_type)
+            .join(Media, Media.sha256 == CasePhoto.sha256)
+            .where(
+                CasePhoto.id == photo_id,
+                CasePhoto.case_id == found.id,
+                CasePhoto.fetch_status == "stored",
+            )
+        )
+    ).first()
+    if row is None:
+        raise MediaRefused(
+            "desk-photo-not-found", "no stored photo by that number", number=found.number
+        )
+    kind, sha256, mime_type = row
+    return StoredMedia(sha256, mime_type, kind)
 
 
 # --- the desk's actions --------------------------------------------------------------------------
