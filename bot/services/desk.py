@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -33,7 +34,6 @@ from bot.storage.models import (
     Case,
     CaseEvent,
     CasePhoto,
-    GridCell,
     Invite,
     Media,
     Person,
@@ -642,36 +642,34 @@ async def cells_geojson(
     *,
     now: datetime,
     locale: str,
-) -> dict[str, Any]:
-    """The cells of a level within the actor's area as GeoJSON, with their open and overdue cases."""
-    import json
+) -> str:
+    """The cells of a level within the actor's area as GeoJSON text (WGS-84), with their open
+    and overdue cases.
 
-    import shapely
-
+    Only the counts are read per request; each cell's geometry comes from the grid index, which
+    builds its GeoJSON once per grid load (`GridIndex.geojson_geometry`).
+    """
     load = await load_by_cell(session, grid, actor, level, now=now)
-    where: Any = GridCell.level == level.value
-    if not covers(actor, ()):
-        where = and_(where, GridCell.code.in_(sorted(subtree(grid, actor.cells))))
-    rows = await session.execute(
-        select(GridCell.code, GridCell.geometry_wkb).where(where).order_by(GridCell.code)
-    )
+    area = None if covers(actor, ()) else subtree(grid, actor.cells)
     features = []
-    for code, wkb in rows:
-        ref = grid.cells.get(code)
-        counts = load.get(code, CellLoad(0, 0))
-        features.append(
+    for ref in grid.at_level(level):
+        if area is not None and ref.code not in area:
+            continue
+        counts = load.get(ref.code, CellLoad(0, 0))
+        properties = json.dumps(
             {
-                "type": "Feature",
-                "geometry": json.loads(shapely.to_geojson(shapely.from_wkb(wkb))),
-                "properties": {
-                    "code": code,
-                    "name": ref.names.for_locale(locale) if ref else code,
-                    "open": counts.open,
-                    "overdue": counts.overdue,
-                },
-            }
+                "code": ref.code,
+                "name": ref.names.for_locale(locale),
+                "open": counts.open,
+                "overdue": counts.overdue,
+            },
+            ensure_ascii=False,
         )
-    return {"type": "FeatureCollection", "features": features}
+        features.append(
+            f'{{"type":"Feature","geometry":{grid.geojson_geometry(ref.code)},'
+            f'"properties":{properties}}}'
+        )
+    return '{"type":"FeatureCollection","features":[' + ",".join(features) + "]}"
 
 
 async def open_pins(

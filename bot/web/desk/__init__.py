@@ -396,6 +396,7 @@ class Desk:
             done=request.query.get("done", ""),
             reassign_cells=choices,
             tiles=self.deps.settings.map_tiles_url,
+            at=_wgs84(grid, detail.case.lat, detail.case.lon),
         )
 
     async def case_media(self, request: web.Request) -> web.StreamResponse:
@@ -490,7 +491,7 @@ class Desk:
                 now=self.deps.clock(),
                 locale=self.locale(request),
             )
-        return web.json_response(body, dumps=lambda v: json.dumps(v, ensure_ascii=False))
+        return web.Response(text=body, content_type="application/json", charset="utf-8")
 
     async def pins(self, request: web.Request) -> web.StreamResponse:
         async with self.deps.database.reader() as session:
@@ -498,12 +499,12 @@ class Desk:
                 session, self.deps.grid(), actor_of(self._staff(request)), now=self.deps.clock()
             )
         t = self.t(request)
+        grid = self.deps.grid()
         return web.json_response(
             [
                 {
                     "number": r.number,
-                    "lat": r.lat,
-                    "lon": r.lon,
+                    **_wgs84(grid, r.lat, r.lon),
                     "overdue": r.overdue,
                     "label": f"{r.number} · {t('category-' + r.category)} · {t('desk-status-' + r.status)}",
                 }
@@ -754,3 +755,9 @@ class Desk:
 def _safe_next(raw: str) -> str:
     """Only a path of the desk itself: a sign-in must not redirect anywhere else."""
     return raw if raw.startswith("/desk/") and not raw.startswith("//") and "\\" not in raw else ""
+
+
+def _wgs84(grid: GridIndex, lat: float, lon: float) -> dict[str, float]:
+    """A case's place (stored in the grid's datum) for the map, which draws in WGS-84."""
+    point = grid.to_wgs84(lat, lon)
+    return {"lat": round(point.lat, 7), "lon": round(point.lon, 7)}
