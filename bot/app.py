@@ -198,6 +198,7 @@ class Jingtu:
                 rules=lambda: CaseRules(self.policy, self.grid_index),
                 clock=self.clock,
                 poke=self.dispatcher.poke,
+                media=self.media_store,
             )
         )
         self.housekeeping = Housekeeping(

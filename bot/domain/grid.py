@@ -24,7 +24,7 @@ import shapely
 import shapely.ops
 from shapely.geometry.base import BaseGeometry
 
-from bot.domain.geo import Datum, LatLon, convert, haversine_m, validate_lat_lon
+from bot.domain.geo import Datum, LatLon, convert, gcj02_to_wgs84, haversine_m, validate_lat_lon
 
 
 class Level(StrEnum):
@@ -126,6 +126,15 @@ def _point_maker() -> Callable[[float, float], shapely.Point]:
 _make_point = _point_maker()
 
 
+def _gcj02_to_wgs84_xy(xy: np.ndarray) -> np.ndarray:
+    """`shapely.transform`'s form of the GCJ-02 → WGS-84 conversion: (lon, lat) rows."""
+    out = np.empty_like(xy)
+    for i, (x, y) in enumerate(xy.tolist()):
+        point = gcj02_to_wgs84(y, x)
+        out[i] = (point.lon, point.lat)
+    return out
+
+
 @dataclass
 class LeafBuckets:
     """Leaf cells by the uniform-grid buckets their bounding boxes touch, in routing rank order."""
@@ -178,6 +187,9 @@ class GridIndex:
     # deepest cell is almost always a leaf, and a dictionary lookup finds its few candidates
     # faster than a tree query can be called.
     _buckets: LeafBuckets | None = field(repr=False, default=None)
+    # Each cell's geometry as GeoJSON text in WGS-84, built on first use: the index is rebuilt
+    # whenever the grid is loaded, so a cache held here lives exactly as long as its grid.
+    _geojson: dict[str, str] = field(repr=False, default_factory=dict)
 
     @classmethod
     def build(cls, shapes: Iterable[CellShape], *, datum: Datum = Datum.WGS84) -> GridIndex:
@@ -220,6 +232,25 @@ class GridIndex:
 
     def at_level(self, level: Level) -> list[CellRef]:
         return sorted((r for r in self._refs if r.level == level), key=lambda r: r.code)
+
+    def geojson_geometry(self, code: str) -> str:
+        """The cell's geometry as GeoJSON text, in WGS-84 whatever the grid's datum.
+
+        GeoJSON (RFC 7946) is WGS-84 by definition, and so are the web map's tiles; a GCJ-02
+        grid's vertices are converted. Built once per cell and index: the grid changes only
+        when it is imported, and an import loads a new index.
+        """
+        cached = self._geojson.get(code)
+        if cached is None:
+            geom = self._geoms[self._position[code]]
+            if self.datum != Datum.WGS84:
+                geom = shapely.transform(geom, _gcj02_to_wgs84_xy)
+            cached = self._geojson[code] = shapely.to_geojson(geom)
+        return cached
+
+    def to_wgs84(self, lat: float, lon: float) -> LatLon:
+        """A point in the grid's datum (as cases store them), for a WGS-84 map."""
+        return convert(lat, lon, source=self.datum, target=Datum.WGS84)
 
     def representative_point(self, code: str) -> LatLon:
         """A point guaranteed inside the cell (for reports placed by picking a village)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -33,8 +34,8 @@ from bot.storage.models import (
     Case,
     CaseEvent,
     CasePhoto,
-    GridCell,
     Invite,
+    Media,
     Person,
     SecurityEvent,
     Staff,
@@ -330,6 +331,8 @@ class CaseDetail:
     photos: list[CasePhoto]
     allowed: frozenset[Verb]
     transfer_cells: list[str] = field(default_factory=list)
+    # The stored type of each stored photo or recording, by its SHA-256 (the media store's).
+    media_types: dict[str, str] = field(default_factory=dict)
 
 
 async def _names(session: AsyncSession, events: Sequence[CaseEvent]) -> dict[tuple[str, int], str]:
@@ -390,7 +393,65 @@ async def case_detail(
         for v in (Verb.TRANSFER, Verb.MERGE, Verb.NOTE, Verb.MESSAGE)
         if may(actor, v, facts) is None
     )
-    return CaseDetail(found, facts, timeline, photos, allowed)
+    stored = sorted({p.sha256 for p in photos if p.sha256 is not None})
+    types: dict[str, str] = {}
+    if stored:
+        rows = await session.execute(
+            select(Media.sha256, Media.mime_type).where(Media.sha256.in_(stored))
+        )
+        types = {sha: mime for sha, mime in rows}
+    return CaseDetail(found, facts, timeline, photos, allowed, media_types=types)
+
+
+@dataclass(frozen=True)
+class StoredMedia:
+    """One stored photo or recording of a case, as the media store keeps it."""
+
+    sha256: str
+    mime_type: str
+    kind: str
+
+
+class MediaRefused(Exception):
+    """No such media to show; `key` names the desk message (the case's own when out of scope)."""
+
+    def __init__(self, key: str, english: str, **args: Any) -> None:
+        super().__init__(english)
+        self.key = key
+        self.args_for_message = args
+
+
+async def case_media(
+    session: AsyncSession, grid: GridIndex, actor: Actor, number: str, photo_id: int
+) -> StoredMedia:
+    """A stored photo or recording of a case the actor may view.
+
+    Asked by the same rule as the case page (`may`, VIEW): a case outside the actor's subtree is
+    refused exactly as a case that does not exist; a photo of another case, or one not yet (or
+    never) stored, is refused as no such photo.
+    """
+    found = await case_queries.case_by_number(session, number)
+    if found is None or may(actor, Verb.VIEW, facts_of(grid, found)) is not None:
+        raise MediaRefused(
+            "desk-case-not-found", "no such case within your area", number=number[:20]
+        )
+    row = (
+        await session.execute(
+            select(CasePhoto.kind, Media.sha256, Media.mime_type)
+            .join(Media, Media.sha256 == CasePhoto.sha256)
+            .where(
+                CasePhoto.id == photo_id,
+                CasePhoto.case_id == found.id,
+                CasePhoto.fetch_status == "stored",
+            )
+        )
+    ).first()
+    if row is None:
+        raise MediaRefused(
+            "desk-photo-not-found", "no stored photo by that number", number=found.number
+        )
+    kind, sha256, mime_type = row
+    return StoredMedia(sha256, mime_type, kind)
 
 
 # --- the desk's actions --------------------------------------------------------------------------
@@ -581,36 +642,34 @@ async def cells_geojson(
     *,
     now: datetime,
     locale: str,
-) -> dict[str, Any]:
-    """The cells of a level within the actor's area as GeoJSON, with their open and overdue cases."""
-    import json
+) -> str:
+    """The cells of a level within the actor's area as GeoJSON text (WGS-84), with their open
+    and overdue cases.
 
-    import shapely
-
+    Only the counts are read per request; each cell's geometry comes from the grid index, which
+    builds its GeoJSON once per grid load (`GridIndex.geojson_geometry`).
+    """
     load = await load_by_cell(session, grid, actor, level, now=now)
-    where: Any = GridCell.level == level.value
-    if not covers(actor, ()):
-        where = and_(where, GridCell.code.in_(sorted(subtree(grid, actor.cells))))
-    rows = await session.execute(
-        select(GridCell.code, GridCell.geometry_wkb).where(where).order_by(GridCell.code)
-    )
+    area = None if covers(actor, ()) else subtree(grid, actor.cells)
     features = []
-    for code, wkb in rows:
-        ref = grid.cells.get(code)
-        counts = load.get(code, CellLoad(0, 0))
-        features.append(
+    for ref in grid.at_level(level):
+        if area is not None and ref.code not in area:
+            continue
+        counts = load.get(ref.code, CellLoad(0, 0))
+        properties = json.dumps(
             {
-                "type": "Feature",
-                "geometry": json.loads(shapely.to_geojson(shapely.from_wkb(wkb))),
-                "properties": {
-                    "code": code,
-                    "name": ref.names.for_locale(locale) if ref else code,
-                    "open": counts.open,
-                    "overdue": counts.overdue,
-                },
-            }
+                "code": ref.code,
+                "name": ref.names.for_locale(locale),
+                "open": counts.open,
+                "overdue": counts.overdue,
+            },
+            ensure_ascii=False,
         )
-    return {"type": "FeatureCollection", "features": features}
+        features.append(
+            f'{{"type":"Feature","geometry":{grid.geojson_geometry(ref.code)},'
+            f'"properties":{properties}}}'
+        )
+    return '{"type":"FeatureCollection","features":[' + ",".join(features) + "]}"
 
 
 async def open_pins(

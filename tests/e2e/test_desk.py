@@ -341,6 +341,24 @@ async def test_statistics_report_and_map_read_the_same_cases(driver, web):
     assert (await web.get("/desk/map/cells.geojson?level=galaxy")).status == 400
 
 
+async def test_statistics_work_out_the_median_hours_to_acknowledge_and_to_resolve(driver, web):
+    await join(driver, "tashi", VILLAGE_AT_SAMZHUBZE)
+    await report(driver, "alice")
+    await driver.deliver()
+    driver.app.clock.advance(hours=2, minutes=30)
+    await driver.press("tashi", "Acknowledge")
+    driver.app.clock.advance(hours=4)
+    await driver.press("tashi", "Resolve")
+    await driver.text("tashi", "Covered the sand heaps")
+    await driver.press("tashi", "Skip")
+    await report(driver, "bob", **NOISE)  # received, never acknowledged
+    await add(driver, "wangfang", "admin")
+    await sign_in(web, "wangfang")
+    total = (await (await web.get("/desk/stats.json")).json())["total"]
+    assert (total["received"], total["acknowledged"], total["resolved"]) == (2, 1, 1)
+    assert (total["median_ack_hours"], total["median_resolve_hours"]) == (2.5, 6.5)
+
+
 async def test_data_routes_answer_401_without_a_session(web):
     for path in ("/desk/map/pins.json", "/desk/stats.json", "/desk/cases.csv"):
         assert (await web.get(path)).status == 401

@@ -1,7 +1,16 @@
+import json
+
 import pytest
 from shapely.geometry import box
 
-from bot.domain.geo import Datum, InvalidCoordinate, wgs84_to_gcj02
+from bot.domain.geo import (
+    Datum,
+    InvalidCoordinate,
+    LatLon,
+    gcj02_to_wgs84,
+    haversine_m,
+    wgs84_to_gcj02,
+)
 from bot.domain.grid import CellNames, CellRef, CellShape, GridIndex, Level
 
 
@@ -95,3 +104,27 @@ def test_a_point_in_the_city_but_in_no_leaf_falls_back_to_the_level_above():
     ]
     index = GridIndex.build(shapes)
     assert [c.code for c in index.route(0.5, 1.5).chain] == ["C"]
+
+
+def test_a_cells_geojson_is_in_wgs84_and_built_once_per_index():
+    # The same village declared in GCJ-02: its map geometry comes back in WGS-84 (what GeoJSON
+    # and the web map's tiles are in), vertex by vertex; a WGS-84 grid's is left as it is.
+    corners = {(88.880, 29.266), (88.882, 29.266), (88.882, 29.268), (88.880, 29.268)}
+    village = box(88.880, 29.266, 88.882, 29.268)
+    gcj = GridIndex.build([cell("V", Level.VILLAGE, None, village)], datum=Datum.GCJ02)
+    drawn = json.loads(gcj.geojson_geometry("V"))
+    assert drawn["type"] == "Polygon"
+    ring = {(round(x, 9), round(y, 9)) for x, y in drawn["coordinates"][0]}
+    expected = set()
+    for lon, lat in corners:
+        moved = gcj02_to_wgs84(lat, lon)
+        assert haversine_m(lat, lon, moved.lat, moved.lon) > 100  # GCJ-02 is offset here
+        expected.add((round(moved.lon, 9), round(moved.lat, 9)))
+    assert ring == expected
+    assert gcj.geojson_geometry("V") is gcj.geojson_geometry("V")  # built once, then kept
+    assert gcj.to_wgs84(29.267, 88.881) == gcj02_to_wgs84(29.267, 88.881)
+
+    wgs = GridIndex.build([cell("V", Level.VILLAGE, None, village)], datum=Datum.WGS84)
+    ring = {tuple(v) for v in json.loads(wgs.geojson_geometry("V"))["coordinates"][0]}
+    assert ring == corners
+    assert wgs.to_wgs84(29.267, 88.881) == LatLon(29.267, 88.881)

@@ -32,6 +32,7 @@ from bot.services import campaigns, desk, staff, statistics
 from bot.services.desk import CaseFilter, FilterRefused
 from bot.services.staff import Current, StaffRefused, actor_of
 from bot.storage.db import Database
+from bot.storage.media_store import MediaStore
 from bot.storage.models import Staff
 from messages import LOCALES, Translator, normalize_locale
 
@@ -53,6 +54,7 @@ class DeskDeps:
     rules: Callable[[], CaseRules]
     clock: Callable[[], datetime]
     poke: Callable[[], None]  # the outbox sends what an action staged, now
+    media: MediaStore  # the case photos and recordings the media fetcher downloaded
 
 
 def _environment() -> jinja2.Environment:
@@ -86,6 +88,7 @@ class Desk:
         r.add_get("/desk/cases", self._guard(self.cases))
         r.add_get("/desk/cases.csv", self._guard(self.cases_csv))
         r.add_get("/desk/cases/{number}", self._guard(self.case_page))
+        r.add_get(r"/desk/cases/{number}/photos/{photo_id:\d{1,9}}", self._guard(self.case_media))
         r.add_post("/desk/cases/{number}/{action}", self._guard(self.case_action))
         r.add_get("/desk/map", self._guard(self.map_page))
         r.add_get("/desk/map/cells.geojson", self._guard(self.cells_geojson))
@@ -393,6 +396,36 @@ class Desk:
             done=request.query.get("done", ""),
             reassign_cells=choices,
             tiles=self.deps.settings.map_tiles_url,
+            at=_wgs84(grid, detail.case.lat, detail.case.lon),
+        )
+
+    async def case_media(self, request: web.Request) -> web.StreamResponse:
+        """A stored photo or recording of a case, from the media store, under the case's rule."""
+        number = request.match_info["number"]
+        async with self.deps.database.reader() as session:
+            try:
+                found = await desk.case_media(
+                    session,
+                    self.deps.grid(),
+                    actor_of(self._staff(request)),
+                    number,
+                    int(request.match_info["photo_id"]),
+                )
+            except desk.MediaRefused as exc:
+                message = self.t(request)(exc.key, **exc.args_for_message)
+                return self.render(request, "error.html", status=404, message=message)
+        data = await self.deps.media.read(found.sha256)
+        if data is None:  # recorded as stored, but the file is gone or damaged on the disk
+            message = self.t(request)("desk-photo-missing", number=number[:20])
+            return self.render(request, "error.html", status=410, message=message)
+        return web.Response(
+            body=data,
+            content_type=found.mime_type,
+            headers={
+                "Cache-Control": "private, max-age=3600",
+                "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "default-src 'none'; sandbox",
+            },
         )
 
     async def case_action(self, request: web.Request) -> web.StreamResponse:
@@ -458,7 +491,7 @@ class Desk:
                 now=self.deps.clock(),
                 locale=self.locale(request),
             )
-        return web.json_response(body, dumps=lambda v: json.dumps(v, ensure_ascii=False))
+        return web.Response(text=body, content_type="application/json", charset="utf-8")
 
     async def pins(self, request: web.Request) -> web.StreamResponse:
         async with self.deps.database.reader() as session:
@@ -466,12 +499,12 @@ class Desk:
                 session, self.deps.grid(), actor_of(self._staff(request)), now=self.deps.clock()
             )
         t = self.t(request)
+        grid = self.deps.grid()
         return web.json_response(
             [
                 {
                     "number": r.number,
-                    "lat": r.lat,
-                    "lon": r.lon,
+                    **_wgs84(grid, r.lat, r.lon),
                     "overdue": r.overdue,
                     "label": f"{r.number} · {t('category-' + r.category)} · {t('desk-status-' + r.status)}",
                 }
@@ -722,3 +755,9 @@ class Desk:
 def _safe_next(raw: str) -> str:
     """Only a path of the desk itself: a sign-in must not redirect anywhere else."""
     return raw if raw.startswith("/desk/") and not raw.startswith("//") and "\\" not in raw else ""
+
+
+def _wgs84(grid: GridIndex, lat: float, lon: float) -> dict[str, float]:
+    """A case's place (stored in the grid's datum) for the map, which draws in WGS-84."""
+    point = grid.to_wgs84(lat, lon)
+    return {"lat": round(point.lat, 7), "lon": round(point.lon, 7)}
