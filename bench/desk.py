@@ -12,10 +12,11 @@ Timed, ``--runs`` times each (default 20), p95 reported:
    bare: the same COUNT and page SELECT as plain SQL text;
 2. ``stats`` — ``statistics.statistics`` over the last 30 days, every county and category;
    bare: its two SELECTs (the cases, their events) as plain SQL text, rows fetched;
-3. ``geojson`` — ``desk.cells_geojson`` of every level, so all 1,910 cells with their open and
-   overdue counts; bare: the cells' geometry SELECT and the per-cell count, as plain SQL text;
-4. ``counts`` — the same GeoJSON beside only the per-cell count, once per level: since the
-   geometry's GeoJSON is built once per grid load, the count is all the SQL it still needs.
+3. ``geojson`` — ``desk.cells_geojson`` of all levels in one request (``?level=all``), so all
+   1,910 cells with their open and overdue counts; bare: the cells' geometry SELECT and the
+   per-cell count, as plain SQL text;
+4. ``counts`` — the same GeoJSON beside only the per-cell count: since the geometry's GeoJSON is
+   built once per grid load, the count is all the SQL it still needs.
 
 Targets: each within 3× of its bare query, and a p95 under 300 ms on SQLite.
 """
@@ -37,7 +38,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import escalation
 from sqlalchemy import text
 
-from bot.domain.grid import Level
 from bot.services import desk, statistics
 from bot.services.desk import OPERATOR, CaseFilter
 from bot.services.grid import load_grid_index
@@ -67,7 +67,7 @@ BARE_STATS_EVENTS = text(
     "WHERE c.created_at >= :start AND c.created_at < :end "
     "AND e.kind IN ('escalate','overdue','reopen','close','resolve')"
 )
-BARE_CELLS = text("SELECT code, geometry_wkb FROM grid_cells WHERE level = :level")
+BARE_CELLS = text("SELECT code, geometry_wkb FROM grid_cells")
 BARE_LOAD = text(
     "SELECT cell_code, count(*) FROM cases "
     "WHERE status IN ('new','assigned','acknowledged','reopened') GROUP BY cell_code"
@@ -123,26 +123,19 @@ async def measure(backend: str, url: str, runs: int) -> list[tuple[str, float, f
             a = (await s.execute(BARE_STATS_CASES, bounds)).all()
             return a, (await s.execute(BARE_STATS_EVENTS, bounds)).all()
 
-    async def app_geojson() -> list[str]:
+    async def app_geojson() -> str:
         async with database.reader() as s:
-            return [
-                await desk.cells_geojson(s, grid, OPERATOR, level, now=NOW, locale="zh-Hans")
-                for level in Level
-            ]
+            return await desk.cells_geojson(s, grid, OPERATOR, None, now=NOW, locale="zh-Hans")
 
     async def bare_geojson() -> object:
         async with database.reader() as s:
-            out = []
-            for level in Level:
-                out.append((await s.execute(BARE_LOAD)).all())
-                out.append((await s.execute(BARE_CELLS, {"level": level.value})).all())
-            return out
+            return (await s.execute(BARE_LOAD)).all(), (await s.execute(BARE_CELLS)).all()
 
     async def bare_counts() -> object:
         async with database.reader() as s:
-            return [(await s.execute(BARE_LOAD)).all() for _ in Level]
+            return (await s.execute(BARE_LOAD)).all()
 
-    features = sum(len(json.loads(g)["features"]) for g in await app_geojson())
+    features = len(json.loads(await app_geojson())["features"])
     assert features == len(grid), f"{features} features for {len(grid)} cells"
     figures = [
         ("list", await timed(runs, app_list), await timed(runs, bare_list)),

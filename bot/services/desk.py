@@ -614,9 +614,10 @@ class CellLoad:
 
 
 async def load_by_cell(
-    session: AsyncSession, grid: GridIndex, actor: Actor, level: Level, *, now: datetime
+    session: AsyncSession, grid: GridIndex, actor: Actor, level: Level | None, *, now: datetime
 ) -> dict[str, CellLoad]:
-    """Open and overdue cases per cell of `level`, counting each case in its ancestor there."""
+    """Open and overdue cases per cell of `level` (of every level when None), counting each case
+    in its ancestor there: one grouped count, rolled up the grid in Python."""
     late = func.sum(case((case_queries.overdue_expression(now), 1), else_=0))
     rows = await session.execute(
         select(Case.cell_code, func.count(), late)
@@ -625,12 +626,12 @@ async def load_by_cell(
     )
     totals: dict[str, list[int]] = {}
     for code, n, n_late in rows:
-        at_level = next((c.code for c in grid.chain_of(code) if c.level == level), None)
-        if at_level is None:
-            continue
-        slot = totals.setdefault(at_level, [0, 0])
-        slot[0] += int(n)
-        slot[1] += int(n_late or 0)
+        for cell in grid.chain_of(code):
+            if level is not None and cell.level != level:
+                continue
+            slot = totals.setdefault(cell.code, [0, 0])
+            slot[0] += int(n)
+            slot[1] += int(n_late or 0)
     return {code: CellLoad(o, d) for code, (o, d) in totals.items()}
 
 
@@ -638,13 +639,13 @@ async def cells_geojson(
     session: AsyncSession,
     grid: GridIndex,
     actor: Actor,
-    level: Level,
+    level: Level | None,
     *,
     now: datetime,
     locale: str,
 ) -> str:
-    """The cells of a level within the actor's area as GeoJSON text (WGS-84), with their open
-    and overdue cases.
+    """The cells of a level (of every level when None) within the actor's area as GeoJSON text
+    (WGS-84), with their level and their open and overdue cases.
 
     Only the counts are read per request; each cell's geometry comes from the grid index, which
     builds its GeoJSON once per grid load (`GridIndex.geojson_geometry`).
@@ -652,23 +653,25 @@ async def cells_geojson(
     load = await load_by_cell(session, grid, actor, level, now=now)
     area = None if covers(actor, ()) else subtree(grid, actor.cells)
     features = []
-    for ref in grid.at_level(level):
-        if area is not None and ref.code not in area:
-            continue
-        counts = load.get(ref.code, CellLoad(0, 0))
-        properties = json.dumps(
-            {
-                "code": ref.code,
-                "name": ref.names.for_locale(locale),
-                "open": counts.open,
-                "overdue": counts.overdue,
-            },
-            ensure_ascii=False,
-        )
-        features.append(
-            f'{{"type":"Feature","geometry":{grid.geojson_geometry(ref.code)},'
-            f'"properties":{properties}}}'
-        )
+    for at in [level] if level is not None else list(Level):
+        for ref in grid.at_level(at):
+            if area is not None and ref.code not in area:
+                continue
+            counts = load.get(ref.code, CellLoad(0, 0))
+            properties = json.dumps(
+                {
+                    "code": ref.code,
+                    "level": at.value,
+                    "name": ref.names.for_locale(locale),
+                    "open": counts.open,
+                    "overdue": counts.overdue,
+                },
+                ensure_ascii=False,
+            )
+            features.append(
+                f'{{"type":"Feature","geometry":{grid.geojson_geometry(ref.code)},'
+                f'"properties":{properties}}}'
+            )
     return '{"type":"FeatureCollection","features":[' + ",".join(features) + "]}"
 
 

@@ -336,6 +336,14 @@ async def test_statistics_report_and_map_read_the_same_cases(driver, web):
     assert len(geo["features"]) == 18
     loaded = {f["properties"]["code"]: f["properties"]["open"] for f in geo["features"]}
     assert loaded[SAMZHUBZE] == 2 and sum(loaded.values()) == 2
+    # Every cell at once: each case counts once at every level of its chain.
+    everything = await (await web.get("/desk/map/cells.geojson?level=all")).json()
+    assert len(everything["features"]) == len(driver.app.grid_index)
+    by_level: dict[str, int] = {}
+    for f in everything["features"]:
+        level = f["properties"]["level"]
+        by_level[level] = by_level.get(level, 0) + f["properties"]["open"]
+    assert by_level == {"city": 2, "county": 2, "township": 2, "village": 2}
     pins = await (await web.get("/desk/map/pins.json")).json()
     assert sorted(p["number"] for p in pins) == ["2026-00001", "2026-00002"]
     assert (await web.get("/desk/map/cells.geojson?level=galaxy")).status == 400

@@ -476,11 +476,12 @@ class Desk:
         return self.render(request, "map.html", tiles=self.deps.settings.map_tiles_url)
 
     async def cells_geojson(self, request: web.Request) -> web.StreamResponse:
+        wanted = request.query.get("level", "county")
         try:
-            level = Level(request.query.get("level", "county"))
+            level = None if wanted == "all" else Level(wanted)
         except ValueError:
             return web.json_response(
-                {"error": "level: city, county, township or village"}, status=400
+                {"error": "level: city, county, township, village or all"}, status=400
             )
         async with self.deps.database.reader() as session:
             body = await desk.cells_geojson(
