@@ -248,15 +248,18 @@ async def measure(
     }
 
 
-async def prepare_database(url: str | None, tmp: str) -> tuple[str, str | None]:
-    """A migrated database with the sample grid: an SQLite file, or a scratch PostgreSQL one."""
+async def prepare_database(
+    url: str | None, tmp: str, name: str = "ingest"
+) -> tuple[str, str | None]:
+    """A migrated database with the sample grid: an SQLite file, or a scratch PostgreSQL one
+    (`jingtu_<name>_<pid>`, beside the database `url` names)."""
     if url is None:
-        db_url = f"sqlite+aiosqlite:///{tmp}/ingest.db"
+        db_url = f"sqlite+aiosqlite:///{tmp}/{name}.db"
         scratch = None
     else:
         import asyncpg
 
-        scratch = f"jingtu_ingest_{os.getpid()}"
+        scratch = f"jingtu_{name}_{os.getpid()}"
         admin = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
         await admin.execute(f'DROP DATABASE IF EXISTS "{scratch}"')
         await admin.execute(f'CREATE DATABASE "{scratch}"')
