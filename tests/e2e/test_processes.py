@@ -13,20 +13,22 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import timedelta
 
+import aiohttp
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 
 from bot.app import Jingtu
+from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH
 from bot.config import Settings
 from bot.delivery.outbox import Envelope, add_to_outbox
 from bot.services import campaigns
 from bot.services.outreach import LEASE
-from bot.storage.models import CampaignRun, OutboxMessage, ProcessHeartbeat
+from bot.storage.models import CampaignRun, OutboxMessage, ProcessedUpdate, ProcessHeartbeat
 from handlers.contract import Location, Reply
 from tests.fakes.telegram_api import FakeBotApi
 from tests.fakes.wechat_server import FakeWeChat
 from tests.support.clock import FakeClock
-from tests.support.telegram_driver import telegram_settings
+from tests.support.telegram_driver import SECRET, telegram_settings, webhook_app
 from tests.support.wechat_driver import wechat_settings
 
 postgres_only = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
@@ -262,3 +264,85 @@ async def test_the_wechat_access_token_is_fetched_once_for_two_processes(
         finally:
             for app in apps:
                 await app.stop()
+
+
+class CuttablePostgres:
+    """A TCP relay to PostgreSQL that can be cut (every connection closed, new ones refused)
+    and mended: the database going away and coming back, as in a restart."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.cut = False
+        self.refused = asyncio.Event()  # a connection was refused while cut
+        self.writers: set[asyncio.StreamWriter] = set()
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    def sever(self) -> None:
+        self.cut = True
+        for writer in self.writers:
+            writer.close()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.cut:
+            self.refused.set()
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self.writers |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError, OSError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        self.writers -= {writer, up_writer}
+
+    async def stop(self) -> None:
+        self.sever()
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+
+@postgres_only
+async def test_an_update_that_arrives_while_postgresql_is_away_is_stored_when_it_returns(
+    settings: Settings, clock: FakeClock
+):
+    # bench/crash.py --restart-postgres found webhook updates answered 200 while PostgreSQL
+    # restarted, and never stored: the handling failed, apologised, and the door said "ok".
+    url = make_url(settings.database_url)
+    relay = CuttablePostgres(url.host or "127.0.0.1", url.port or 5432)
+    port = await relay.start()
+    relayed = replace(
+        settings,
+        database_url=url.set(host="127.0.0.1", port=port).render_as_string(hide_password=False),
+    )
+    async with FakeBotApi() as api:
+        app = await webhook_app(relayed, api, clock)
+        try:
+            hook = f"http://127.0.0.1:{app.web_port}{WEBHOOK_PATH}"
+            update = api.user_text(81005, "/start", language_code="en")
+            async with aiohttp.ClientSession() as http:
+                relay.sever()  # PostgreSQL goes away
+                posting = asyncio.create_task(
+                    http.post(hook, json=update, headers={SECRET_HEADER: SECRET})
+                )
+                await relay.refused.wait()  # Jingtu tried to store it, and could not
+                relay.cut = False  # PostgreSQL is back
+                async with await posting as response:
+                    assert response.status == 200
+            await api.wait_for_messages(81005, 1)
+            async with app.database.reader() as session:
+                stored = await session.scalar(select(func.count()).select_from(ProcessedUpdate))
+        finally:
+            await app.stop()
+            await relay.stop()
+    assert stored == 1
+    assert "went wrong" not in api.sent_to(81005)[0]["text"]
