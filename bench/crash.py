@@ -280,6 +280,18 @@ class Telegram:
             await asyncio.sleep(0.2)
 
 
+async def ready(http: aiohttp.ClientSession, port: int, within: float = 60.0) -> None:
+    """Wait until a web process answers /healthz."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                if response.status == 200:
+                    return
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"no web process answered on port {port} within {within:.0f} s")
+
+
 async def answer(api: FakeBotApi, chat: int, before: int, match: Match) -> JSON | None:
     """Wait for a message after the first `before` in the chat that `match`es."""
     deadline = time.monotonic() + STEP_TIMEOUT
@@ -356,10 +368,11 @@ async def chaos(
         await asyncio.sleep(random.uniform(0.0, 0.5))  # a random moment, not a step boundary
         confirmed = len(tally.confirmed)
         if kind == "postgres":
-            started = time.monotonic()
+            started, wall = time.monotonic(), time.strftime("%H:%M:%S UTC", time.gmtime())
             await restart_postgres()
+            took = time.monotonic() - started
             tally.faults.append(
-                Fault(f"PostgreSQL restarted ({time.monotonic() - started:.1f} s)", confirmed, 0)
+                Fault(f"PostgreSQL restarted at {wall} ({took:.1f} s)", confirmed, 0)
             )
             continue
         victim = random.choice(procs)
@@ -501,8 +514,10 @@ async def run(
                     [(rng.randint(low, high), "kill") for _ in range(kills)]
                     + [(rng.randint(low, high), "postgres") for _ in range(postgres_restarts)]
                 )
-                started = time.monotonic()
                 async with aiohttp.ClientSession() as http:
+                    for port in telegram.ports.values():
+                        await ready(http, port)
+                    started = time.monotonic()
                     telegram.http = http
                     faults = asyncio.create_task(chaos(procs, db_url, tally, moments))
                     ids = iter(range(reports))
@@ -534,11 +549,20 @@ async def run(
                     if postgres
                     else "SQLite, 1 process (--role all), polling"
                 )
-                if result.tracebacks:
-                    for proc in procs:
-                        print(
-                            f"--- {proc.log.name}\n{proc.log.read_text(errors='replace')[-3000:]}"
-                        )
+                for proc in procs:  # what logged each traceback, and what it ended with
+                    logged = proc.log.read_text(errors="replace").splitlines()
+                    for i, line in enumerate(logged):
+                        if line.startswith("Traceback"):
+                            end = next(
+                                (
+                                    j
+                                    for j in range(i + 1, len(logged))
+                                    if not logged[j][:1].isspace()
+                                ),
+                                len(logged) - 1,
+                            )
+                            print(f"{proc.name}: {logged[i - 1] if i else ''}")
+                            print(f"  ... {logged[end]}")
                 return result
         finally:
             if scratch is not None:
