@@ -55,6 +55,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,7 @@ from sqlalchemy import func, select  # noqa: E402
 
 from bot.services.grid import import_roster  # noqa: E402
 from bot.storage.db import Database  # noqa: E402
-from bot.storage.models import Case, OutboxMessage  # noqa: E402
+from bot.storage.models import Case, OutboxMessage, utcnow  # noqa: E402
 from tests.fakes.telegram_api import FakeBotApi  # noqa: E402
 
 POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -181,6 +182,14 @@ class Proc:
         except TimeoutError:
             self.process.kill()
             await self.process.wait()
+
+
+def cpu_seconds(proc: Proc) -> float:
+    """User and system CPU seconds the process has used so far (Linux /proc)."""
+    if proc.process is None or proc.process.returncode is not None:
+        return 0.0
+    fields = Path(f"/proc/{proc.process.pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def base_env(api: FakeBotApi, db_url: str, workdir: Path, webhook: bool) -> dict[str, str]:
@@ -403,6 +412,8 @@ class Result:
     supervisor_duplicates: int
     redelivered: int
     tracebacks: int
+    filing_seconds: float = 0.0  # until the last resident was told their case number
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds of each process by then
 
     @property
     def bound(self) -> int:
@@ -476,7 +487,10 @@ async def run(
     *,
     postgres_url: str = POSTGRES,
     seed: int = 12,
+    web: int = 2,
 ) -> Result:
+    """One run; `web` is how many web processes the PostgreSQL layout has (bench/ingest.py
+    --processes uses it with no faults)."""
     rng = random.Random(seed)
     random.seed(seed)
     postgres = store == "postgres"
@@ -490,12 +504,8 @@ async def run(
             async with FakeBotApi() as api:
                 env = base_env(api, db_url, workdir, webhook=postgres)
                 layout = (
-                    [
-                        ("web-1", "web"),
-                        ("web-2", "web"),
-                        ("sender-1", "sender"),
-                        ("scheduler-1", "scheduler"),
-                    ]
+                    [(f"web-{i + 1}", "web") for i in range(web)]
+                    + [("sender-1", "sender"), ("scheduler-1", "scheduler")]
                     if postgres
                     else [("all-1", "all")]
                 )
@@ -527,6 +537,8 @@ async def run(
                             for i in range(residents)
                         )
                     )
+                    filing = time.monotonic() - started
+                    cpu = {proc.name: cpu_seconds(proc) for proc in procs}
                     if not faults.done():  # residents stalled before every fault was due
                         faults.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -541,6 +553,7 @@ async def run(
                 for proc in procs:
                     await proc.stop()
                 result = check(api, tally, cases, residents, reports, len(moments), seconds)
+                result.filing_seconds, result.cpu = filing, cpu
                 result.tracebacks = sum(
                     proc.log.read_text(errors="replace").count("Traceback") for proc in procs
                 )
@@ -653,6 +666,146 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------------- the leader
+
+
+@dataclass
+class LeaderResult:
+    kills: list[tuple[str, float | None]]  # (who was killed, seconds until another led)
+    fires: list[str]  # every run's fire time, in order
+    minutes: int  # the minutes from the first fire to the last
+
+    @property
+    def twice(self) -> int:
+        return len(self.fires) - len(set(self.fires))
+
+    @property
+    def missed(self) -> int:
+        return self.minutes - len(set(self.fires))
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.twice == 0
+            and self.missed == 0
+            and all(t is not None and t <= TAKEOVER_SECONDS for _, t in self.kills)
+        )
+
+
+TAKEOVER_SECONDS = 35.0  # README: the lease (30 s) plus one tick (5 s)
+
+
+async def leader_state(db_url: str) -> tuple[str | None, list[str]]:
+    """(the holder of the scheduler lease, every campaign run's fire time)."""
+    from bot.services.outreach import LEASE_NAME
+    from bot.storage.models import CampaignRun, LeaderLock
+
+    database = Database.from_url(db_url)
+    try:
+        async with database.reader() as session:
+            lock = await session.get(LeaderLock, LEASE_NAME)
+            keys = (
+                await session.scalars(select(CampaignRun.fire_key).order_by(CampaignRun.id))
+            ).all()
+        return (
+            lock.holder if lock is not None and lock.expires_at > utcnow() else None,
+            [key.rpartition(":")[2] for key in keys if key],
+        )
+    finally:
+        await database.dispose()
+
+
+async def leader(kills: int, minutes: int, postgres_url: str, seed: int) -> LeaderResult:
+    """Two scheduler processes and a schedule due every minute; the leader is killed `kills`
+    times, each a random moment after a fire; each minute must fire exactly once, and another
+    process must lead within TAKEOVER_SECONDS of each kill."""
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory(prefix="jingtu-leader-") as tmp:
+        workdir = Path(tmp)
+        db_url, scratch = await prepare_database(postgres_url, tmp, "leader")
+        assert scratch is not None
+        try:
+            async with FakeBotApi() as api:
+                env = base_env(api, db_url, workdir, webhook=False)
+                env["JINGTU_QUIET_HOURS"] = "off"  # a bench runs at any hour
+                schedule = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "bot",
+                    "campaign",
+                    "schedule",
+                    "nyang-river",
+                    "--cron",
+                    "* * * * *",
+                    "--param",
+                    "date=12月1日",
+                    "--allow-empty",
+                    env=env,
+                    cwd=workdir,
+                    stdout=asyncio.subprocess.DEVNULL,
+                )
+                if await schedule.wait() != 0:
+                    raise RuntimeError("could not schedule the campaign")
+                procs = [
+                    Proc(name, "scheduler", dict(env), workdir)
+                    for name in ("scheduler-1", "scheduler-2")
+                ]
+                for proc in procs:
+                    await proc.start()
+                killed: list[tuple[str, float | None]] = []
+                for _ in range(kills):
+                    fired = len((await leader_state(db_url))[1])
+                    for _tick in range(240):  # the next fire (one a minute)
+                        if len((await leader_state(db_url))[1]) > fired:
+                            break
+                        await asyncio.sleep(0.5)
+                    await asyncio.sleep(rng.uniform(0.0, 30.0))
+                    holder, _ = await leader_state(db_url)
+                    victim = next(
+                        p for p in procs if p.process and holder and f":{p.process.pid}:" in holder
+                    )
+                    await victim.kill()
+                    died = time.monotonic()
+                    await asyncio.sleep(1.0)
+                    await victim.start()
+                    took: float | None = None
+                    while time.monotonic() - died < 90:
+                        now_holder, _ = await leader_state(db_url)
+                        if now_holder is not None and now_holder != holder:
+                            took = time.monotonic() - died
+                            break
+                        await asyncio.sleep(0.25)
+                    killed.append((victim.name, took))
+                for _tick in range(minutes * 70):  # until `minutes` distinct fires
+                    if len(set((await leader_state(db_url))[1])) >= minutes:
+                        break
+                    await asyncio.sleep(1.0)
+                for proc in procs:
+                    await proc.stop()
+                fires = (await leader_state(db_url))[1]
+        finally:
+            await drop_scratch(postgres_url, scratch)
+    stamps = sorted(datetime.strptime(f, "%Y%m%dT%H%M%SZ") for f in set(fires))
+    span = int((stamps[-1] - stamps[0]).total_seconds() // 60) + 1 if stamps else 0
+    return LeaderResult(killed, fires, span)
+
+
+def leader_table(r: LeaderResult) -> str:
+    lines = [
+        "| schedule | leader killed | another leads after | fires | minutes spanned "
+        "| fired twice | missed |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    took = ", ".join(f"{t:.1f} s" if t is not None else "never" for _, t in r.kills)
+    lines.append(
+        f"| every minute, 2 scheduler processes | {len(r.kills)} × SIGKILL "
+        f"({', '.join(name for name, _ in r.kills)}) | {took} (≤ {TAKEOVER_SECONDS:.0f} s) "
+        f"| {len(r.fires)} | {r.minutes} | {r.twice} | {r.missed} |"
+    )
+    lines.append("PASS" if r.ok else "FAIL")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="10 residents, 40 reports, 1 kill")
@@ -677,7 +830,20 @@ def main(argv: list[str] | None = None) -> int:
         help="restart the PostgreSQL server (pg_ctlcluster) this many times under load "
         "(PostgreSQL run only)",
     )
+    parser.add_argument(
+        "--leader",
+        action="store_true",
+        help="instead: kill the scheduler leader (PostgreSQL, two schedulers, a schedule due "
+        "every minute) --kills times; report takeover times and fires",
+    )
+    parser.add_argument("--minutes", type=int, default=5, help="with --leader: fires to see")
     args = parser.parse_args(argv)
+    if args.leader:
+        outcome = asyncio.run(
+            leader(args.kills if not args.quick else 1, args.minutes, args.postgres, args.seed)
+        )
+        print(leader_table(outcome))
+        return 0 if outcome.ok else 1
     residents, reports, kills = (
         (10, 40, 1) if args.quick else (args.residents, args.reports, args.kills)
     )
