@@ -248,15 +248,18 @@ async def measure(
     }
 
 
-async def prepare_database(url: str | None, tmp: str) -> tuple[str, str | None]:
-    """A migrated database with the sample grid: an SQLite file, or a scratch PostgreSQL one."""
+async def prepare_database(
+    url: str | None, tmp: str, name: str = "ingest"
+) -> tuple[str, str | None]:
+    """A migrated database with the sample grid: an SQLite file, or a scratch PostgreSQL one
+    (`jingtu_<name>_<pid>`, beside the database `url` names)."""
     if url is None:
-        db_url = f"sqlite+aiosqlite:///{tmp}/ingest.db"
+        db_url = f"sqlite+aiosqlite:///{tmp}/{name}.db"
         scratch = None
     else:
         import asyncpg
 
-        scratch = f"jingtu_ingest_{os.getpid()}"
+        scratch = f"jingtu_{name}_{os.getpid()}"
         admin = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
         await admin.execute(f'DROP DATABASE IF EXISTS "{scratch}"')
         await admin.execute(f'CREATE DATABASE "{scratch}"')
@@ -376,6 +379,35 @@ async def run(
     return "\n".join(lines)
 
 
+async def scaling(counts: list[int], postgres_url: str, residents: int, reports: int) -> str:
+    """Steps/s and CPU per step with N web processes (webhook mode) on PostgreSQL, besides a
+    sender and a scheduler: bench/crash.py's residents with no faults (each waits for every
+    answer, so the load is closed: 200 residents keep about 200 steps in flight)."""
+    import crash
+
+    lines = [
+        "| web processes | steps | steps/s | CPU ms per step, all Jingtu processes | of which web "
+        "| bench process (fake Bot API, residents) CPU ms per step |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for n in counts:
+        bench_cpu = time.process_time()
+        result = await crash.run(
+            "postgres", residents, reports, kills=0, postgres_url=postgres_url, web=n
+        )
+        bench_cpu = time.process_time() - bench_cpu
+        if not result.ok:
+            raise RuntimeError(f"{n} web processes: the run lost something or did not finish")
+        steps = reports * len(crash.STEPS)
+        total = sum(result.cpu.values())
+        web = sum(v for name, v in result.cpu.items() if name.startswith("web-"))
+        lines.append(
+            f"| {n} | {steps} | {steps / result.filing_seconds:.0f} | {total / steps * 1000:.1f} "
+            f"| {web / steps * 1000:.1f} | {bench_cpu / steps * 1000:.1f} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="fewer users, for a smoke run")
@@ -386,7 +418,21 @@ def main(argv: list[str] | None = None) -> int:
         help="also run on PostgreSQL (a scratch database created beside the one named)",
     )
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (median)")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="with --postgres, instead: N web processes (webhook) as real `python -m bot run` "
+        "subprocesses, for each N given; steps/s and CPU per step",
+    )
     args = parser.parse_args(argv)
+    if args.processes:
+        if not args.postgres:
+            parser.error("--processes needs --postgres")
+        size = (10, 40) if args.quick else (200, 600)
+        print(asyncio.run(scaling(args.processes, args.postgres, *size)))
+        return 0
     users, paced = (10, 10) if args.quick else (100, 60)
     print(asyncio.run(run(users, paced, args.rounds)))
     if args.postgres:

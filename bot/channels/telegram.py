@@ -85,6 +85,7 @@ from bot.config import WEBHOOK_SECRET_RE, ConfigError, Settings, redact_url
 from bot.delivery.message import parse_stored_ref
 from bot.delivery.outbox import Parts, PermanentFailure, RetryLater, Step
 from bot.delivery.ratelimit import SharedBudget
+from bot.storage.db import NotStored
 from bot.storage.media_store import MediaStore, MediaUnavailable
 from handlers.contract import Inbound, Location, Reply
 from messages import LOCALES, text
@@ -606,6 +607,8 @@ class TelegramChannel:
         self.sender = TelegramSender(self.application, store)
         self.media = TelegramMedia(self.application)
         self.lanes = ChatLanes(concurrency=CONNECTIONS)
+        # Webhook updates whose handling gave up because the database stayed unreachable.
+        self._unstored: set[int] = set()
         self.refusals = RefusalThrottle()
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -640,7 +643,17 @@ class TelegramChannel:
     async def _handle(self, update: Update, inbound: Inbound) -> None:
         if update.callback_query is not None:
             await self._answer(update)
-        await self.process(inbound)
+        while True:
+            try:
+                await self.process(inbound)
+                return
+            except NotStored:
+                if self.settings.telegram_mode == "webhook":
+                    self._unstored.add(update.update_id)  # answered 503: Telegram sends it again
+                    return
+                # Polling: the offset is not confirmed until it is stored, so wait for the
+                # database rather than let the next getUpdates forget the update.
+                log.error("update %s waits for the database to come back", update.update_id)
 
     @staticmethod
     async def _answer(update: Update) -> None:
@@ -760,6 +773,11 @@ class TelegramChannel:
         handling = await self._admit(update)
         if handling is not None:
             await handling
+        if update.update_id in self._unstored:
+            self._unstored.discard(update.update_id)
+            return web.Response(
+                status=503, text="not stored; send it again", headers={"Retry-After": "5"}
+            )
         return web.Response(text="ok")
 
     def _bears_secret(self, given: str) -> bool:

@@ -281,10 +281,14 @@ class OutboxDispatcher:
                 break
         return total
 
-    async def send_rows(self, rows: Sequence[OutboxMessage], *, coalesce: bool = False) -> None:
+    async def send_rows(self, rows: Sequence[OutboxMessage]) -> None:
         """Send claimed rows: one chat's messages in order, different chats concurrently.
 
-        With `coalesce`, successes are left for `flush_sent` to mark, in one batch.
+        Each message is recorded as sent before the next one to its chat goes out, so a crash
+        sends again at most the one message in flight per chat (and of it only the parts not
+        recorded, see `Parts`). The record is a group commit: the chats sending meanwhile wait
+        for the same lock, and the first to get it marks every message sent so far in one
+        UPDATE (`flush_sent`), so under load one statement still covers many replies.
         """
         by_chat: dict[tuple[str, str], list[OutboxMessage]] = defaultdict(list)
         for row in rows:
@@ -295,17 +299,18 @@ class OutboxDispatcher:
         async def send_chat(items: list[OutboxMessage]) -> None:
             async with limiter:
                 for row in items:
-                    results.append(await self._send_one(row))
+                    result = await self._send_one(row)
+                    if result[1] != "sent":
+                        results.append(result)
+                        continue
+                    self._sent_ids.append(result[0])
+                    try:
+                        await self.flush_sent()
+                    except Exception:
+                        # Still buffered: the next flush (or the drain loop's) marks it.
+                        log.warning("could not record outbox row %s as sent yet", result[0])
 
         await asyncio.gather(*(send_chat(items) for items in by_chat.values()))
-        if coalesce:
-            # Marked sent by the drain loop's next round, together with everything else sent
-            # meanwhile. Should the process die first, the lease runs out and these few replies
-            # are sent again: at-least-once, the duplicates bounded by one round's replies.
-            self._sent_ids.extend(r[0] for r in results if r[1] == "sent")
-            results = [r for r in results if r[1] != "sent"]
-            if self._sent_ids:
-                self._wake.set()
         if results:
             await self._record(rows, results)
 
@@ -316,13 +321,17 @@ class OutboxDispatcher:
                 return
             ids, self._sent_ids = self._sent_ids, []
             now = self.clock()
-            async with self.database.transaction() as session:
-                for start in range(0, len(ids), 500):
-                    await session.execute(
-                        update(OutboxMessage)
-                        .where(OutboxMessage.id.in_(ids[start : start + 500]))
-                        .values(status="sent", sent_at=now, last_error="")
-                    )
+            try:
+                async with self.database.transaction() as session:
+                    for start in range(0, len(ids), 500):
+                        await session.execute(
+                            update(OutboxMessage)
+                            .where(OutboxMessage.id.in_(ids[start : start + 500]))
+                            .values(status="sent", sent_at=now, last_error="")
+                        )
+            except Exception:
+                self._sent_ids[:0] = ids  # kept, so a later flush marks them
+                raise
 
     async def _send_one(self, row: OutboxMessage) -> Result:
         """(id, outcome, error, retry_after, unreachable, parts done) for one row."""
@@ -409,7 +418,7 @@ class OutboxDispatcher:
     async def send_now(self, rows: Sequence[OutboxMessage]) -> None:
         """Send rows this process claimed at birth (replies to the person who just wrote)."""
         if rows:
-            await self.send_rows(rows, coalesce=True)
+            await self.send_rows(rows)
 
     async def run(self, stop: asyncio.Event, *, interval: float = 1.0, claim: bool = True) -> None:
         """Drain forever: at once when poked, otherwise every `interval` seconds.

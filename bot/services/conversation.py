@@ -7,8 +7,10 @@ notifications it stages for others commit together, or not at all.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,11 +29,15 @@ from bot.domain.grid import GridIndex
 from bot.services.inbound import Inbound, Outcome
 from bot.services.people import get_or_create_person
 from bot.services.policy import deadline_policy
-from bot.storage.db import Database, insert_ignore
+from bot.storage.db import Database, NotStored, database_unavailable, insert_ignore
 from bot.storage.models import Dialog, Person, ProcessedUpdate, utcnow
 from messages import Translator, normalize_locale
 
 log = logging.getLogger(__name__)
+
+# Seconds an update's transaction is tried again while the database is unreachable (a
+# PostgreSQL restart takes a few); then the channel is told it was not stored.
+STORE_PATIENCE = 30.0
 
 Clock = Callable[[], datetime]
 
@@ -179,7 +185,9 @@ class ConversationService:
     async def process(self, inbound: Inbound) -> Outcome:
         """Handle one event and send the replies; a redelivered update does nothing."""
         try:
-            outcome, notified = await self._process_in_transaction(inbound)
+            outcome, notified = await self._stored(inbound)
+        except NotStored:
+            raise  # the channel must not confirm it: it comes again
         except Exception:
             log.exception("handling %s update %s failed", inbound.channel, inbound.update_id)
             outcome, notified = await self._apologise(inbound), False
@@ -192,6 +200,30 @@ class ConversationService:
         if self.on_handled is not None:
             self.on_handled(inbound, outcome)
         return outcome
+
+    async def _stored(self, inbound: Inbound) -> tuple[Outcome, bool]:
+        """The update's transaction, tried again while the database is unreachable (a restart,
+        a failover) for up to STORE_PATIENCE seconds; then NotStored, so that the channel does
+        not confirm an update that was not stored (the webhook answers 503, polling waits)."""
+        deadline = time.monotonic() + STORE_PATIENCE
+        delay = 0.25
+        while True:
+            try:
+                return await self._process_in_transaction(inbound)
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise NotStored(f"{inbound.channel} update {inbound.update_id}") from exc
+                log.warning(
+                    "the database is unreachable (%s); %s update %s is tried again in %gs",
+                    type(exc).__name__,
+                    inbound.channel,
+                    inbound.update_id,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     async def _process_in_transaction(self, inbound: Inbound) -> tuple[Outcome, bool]:
         now = self.clock()

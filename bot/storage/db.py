@@ -12,12 +12,41 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+
+class NotStored(Exception):
+    """The database stayed unreachable: the work was not stored, and may be offered again."""
+
+
+# SQLSTATE classes that mean the server could not be reached or is going away, not that the
+# statement was wrong: 08 connection exception, 57P operator intervention (shutdown, restart).
+_UNAVAILABLE_SQLSTATES = ("08", "57P")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc`, or what caused it, says the database could not be reached or dropped the
+    connection (a restart, a failover): nothing was committed, and the same work may succeed in
+    a moment. False for errors of the work itself (a constraint, a bug)."""
+    seen: BaseException | None = exc
+    for _ in range(10):  # the chain of causes, not a cycle
+        if seen is None:
+            return False
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        if isinstance(seen, (ConnectionError, TimeoutError)):
+            return True
+        sqlstate = getattr(seen, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
