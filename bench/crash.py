@@ -972,24 +972,34 @@ async def broadcast(
                         asyncio.create_task(chatter(api, telegram, FIRST_CHATTER + i, done))
                         for i in range(CHATTERS)
                     ]
-                    moments = sorted(
-                        rng.randint(subscribers // 10, subscribers * 7 // 10) for _ in range(kills)
-                    )
+                    # One kill in each of `kills` equal stretches of 10 %..70 % of the sends.
+                    span = subscribers * 6 // 10 // max(kills, 1)
+                    moments = [
+                        subscribers // 10 + i * span + rng.randrange(max(span, 1))
+                        for i in range(kills)
+                    ]
                     for at in moments:
-                        for _tick in range(20 * 600):  # the fake's sends reach `at`
+                        victim: Proc | None = None
+                        for _tick in range(20 * 600):  # sending again, past `at`, by a leader
                             if api.stats["sent"] >= at:
-                                break
+                                holder = (await leader_state(db_url))[0]
+                                victim = next(
+                                    (
+                                        p
+                                        for p in procs
+                                        if p.role == "scheduler"
+                                        and p.process is not None
+                                        and holder is not None
+                                        and f":{p.process.pid}:" in holder
+                                    ),
+                                    None,
+                                )
+                                if victim is not None:
+                                    break
                             await asyncio.sleep(0.05)
+                        if victim is None:
+                            raise RuntimeError(f"no scheduler was sending at {at} sends")
                         await asyncio.sleep(rng.uniform(0.0, 0.5))
-                        holder = (await leader_state(db_url))[0]
-                        victim = next(
-                            p
-                            for p in procs
-                            if p.role == "scheduler"
-                            and p.process is not None
-                            and holder is not None
-                            and f":{p.process.pid}:" in holder
-                        )
                         sent_then = api.stats["sent"]
                         await victim.kill()
                         _, claimed = await run_state(db_url, run_id)
