@@ -37,6 +37,17 @@ Afterwards it checks:
 
 It prints a table (load, faults injected, reports confirmed, reports stored, duplicates,
 losses) and exits 1 when anything was lost or the duplicates exceed their bound.
+
+``--broadcast [N]`` instead sends one campaign run to N subscribers (100,000; 5,000 with
+``--quick``) on PostgreSQL: ``web-1``, ``sender-1``, ``scheduler-1`` and ``scheduler-2``, with
+``JINGTU_SEND_RATE`` = ``JINGTU_BROADCAST_RATE`` = ``--rate`` (paid broadcasts) and the fake
+Bot API refusing more than that in any second. The run is fired with ``campaign send-now`` (a
+scheduler leads, so the leader sends it); the scheduler sending it is SIGKILLed ``--kills``
+times (2 here) and restarted a second later under its name, while 20 residents keep asking the
+web process for /help, whose answers take from the same budget. It checks from the fake's log
+that every subscriber got the message, that the duplicates stay within README's bound
+(concurrency + 2 × flush size per crash, and never more than the rows claimed at the kills), and
+that no rolling second saw more sendMessage requests than the rate plus 5 %.
 """
 
 from __future__ import annotations
