@@ -918,6 +918,7 @@ async def broadcast(
         workdir = Path(tmp)
         db_url, scratch = await prepare_database(postgres_url, tmp, "bcast")
         assert scratch is not None
+        procs: list[Proc] = []
         try:
             database = Database.from_url(db_url)
             seeded = time.monotonic()
@@ -939,7 +940,7 @@ async def broadcast(
                     ("scheduler-1", "scheduler"),
                     ("scheduler-2", "scheduler"),
                 ]
-                procs = [Proc(name, role, dict(env), workdir) for name, role in layout]
+                procs.extend(Proc(name, role, dict(env), workdir) for name, role in layout)
                 web = [p for p in procs if p.role == "web"]
                 telegram = Telegram(api, web, Tally())
                 for proc in web:
@@ -1050,6 +1051,8 @@ async def broadcast(
                     tracebacks=tracebacks,
                 )
         finally:
+            for proc in procs:  # also when the run failed: no process outlives the bench
+                await proc.stop()
             await drop_scratch(postgres_url, scratch)
 
 
