@@ -40,7 +40,7 @@ from bot.services.ops import database_reachable
 from bot.services.outreach import OutreachService
 from bot.services.policy import deadline_policy
 from bot.services.processes import BEAT_SECONDS, Heartbeat, default_name
-from bot.services.shared import DatabaseSendBudget, DatabaseTokenStore
+from bot.services.shared import DatabaseSendBudget, DatabaseTokenStore, telegram_send_budget
 from bot.services.sweep import DeadlineSweep
 from bot.storage import migrate
 from bot.storage.db import Database
@@ -261,17 +261,11 @@ class Jingtu:
     def attach_telegram(self) -> TelegramChannel:
         from bot.channels.telegram import TelegramChannel
 
-        budget = None
-        if self.database.is_postgres:
-            bot_id = self.settings.telegram_bot_token.partition(":")[0]  # not the secret part
-            budget = DatabaseSendBudget(
-                self.database, f"telegram:{bot_id}", self.settings.send_rate_per_second
-            )
         channel = TelegramChannel(
             self.settings,
             self.conversation.process,
             store=self.media_store,
-            budget=budget,
+            budget=telegram_send_budget(self.database, self.settings),
             sleep=self.sleep,
         )
         self.senders["telegram"] = channel.sender

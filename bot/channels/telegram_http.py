@@ -13,6 +13,7 @@ treat them exactly as with the default transport.
 
 from __future__ import annotations
 
+import asyncio
 import urllib.request
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -51,6 +52,7 @@ class AiohttpRequest(BaseRequest):
     ) -> None:
         self.connections = connections
         self.before_request = before_request
+        self._turns = asyncio.Semaphore(connections)  # one per pooled connection
         self.proxy = proxy or None
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
@@ -91,8 +93,33 @@ class AiohttpRequest(BaseRequest):
         connect_timeout: Any = BaseRequest.DEFAULT_NONE,
         pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
-        if self.before_request is not None:
-            await self.before_request(url.rpartition("/")[2])
+        pool = self._given(pool_timeout, self._pool_timeout)
+        # A request waits for a connection of its own first, and only then for its slot of the
+        # send budget: a slot taken while the pool was busy would be spent later, bunched with
+        # the slots after it, and the platform would see more than the rate in one second.
+        try:
+            async with asyncio.timeout(pool):
+                await self._turns.acquire()
+        except TimeoutError as exc:
+            raise TimedOut("no connection to the Bot API came free in time") from exc
+        try:
+            if self.before_request is not None:
+                await self.before_request(url.rpartition("/")[2])
+            return await self._request(
+                url, method, request_data, read_timeout, write_timeout, connect_timeout
+            )
+        finally:
+            self._turns.release()
+
+    async def _request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None,
+        read_timeout: Any,
+        write_timeout: Any,
+        connect_timeout: Any,
+    ) -> tuple[int, bytes]:
         session = self._session
         if session is None or session.closed:
             raise RuntimeError("AiohttpRequest is not initialized")
@@ -103,12 +130,11 @@ class AiohttpRequest(BaseRequest):
             write_timeout, self._write_timeout if not files else _MEDIA_WRITE_TIMEOUT
         )
         connect = self._given(connect_timeout, self._connect_timeout)
-        pool = self._given(pool_timeout, self._pool_timeout)
-        # aiohttp's `connect` covers waiting for a pooled connection and opening one; a request
-        # body is written while the answer is awaited, so `sock_read` bounds both.
+        # A connection is ours already (`_turns`): aiohttp's `connect` covers opening one; a
+        # request body is written while the answer is awaited, so `sock_read` bounds both.
         timeout = aiohttp.ClientTimeout(
             total=None,
-            connect=None if connect is None and pool is None else (connect or 0) + (pool or 0),
+            connect=connect,
             sock_connect=connect,
             sock_read=_longest(read, write),
         )

@@ -20,6 +20,7 @@ from bot.domain.outreach import CampaignError
 from bot.services import campaigns, people
 from bot.services.grid import load_grid_index
 from bot.services.outreach import OutreachService, Progress, ProgressLog, describe, format_duration
+from bot.services.shared import telegram_send_budget
 from bot.storage.db import Database
 from bot.storage.models import utcnow
 
@@ -210,7 +211,7 @@ class ProgressLines(ProgressLog):
         print(f"run {progress.run_id}: {describe(progress)}", file=self.out, flush=True)
 
 
-async def _senders(settings: Settings) -> tuple[dict[str, Sender], Any]:
+async def _senders(database: Database, settings: Settings) -> tuple[dict[str, Sender], Any]:
     if not settings.telegram_bot_token:
         return {}, None
     from bot.channels.telegram import TelegramChannel
@@ -218,7 +219,8 @@ async def _senders(settings: Settings) -> tuple[dict[str, Sender], Any]:
     async def ignore(_: Any) -> None:
         return None
 
-    channel = TelegramChannel(settings, ignore)
+    # The bot's one budget: the running processes may be replying while this sends.
+    channel = TelegramChannel(settings, ignore, budget=telegram_send_budget(database, settings))
     await channel.application.initialize()
     return {"telegram": channel.sender}, channel.application
 
@@ -226,7 +228,7 @@ async def _senders(settings: Settings) -> tuple[dict[str, Sender], Any]:
 def _send_now(args: argparse.Namespace) -> int:
     async def work(database: Database, settings: Settings) -> int:
         request = _request(args)
-        senders, application = await _senders(settings)
+        senders, application = await _senders(database, settings)
         try:
             grid = await load_grid_index(database)
             broadcasts = BroadcastEngine(

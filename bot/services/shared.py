@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, text
 
+from bot.config import Settings
 from bot.storage.db import Database, insert_ignore
 from bot.storage.models import SendBudget, SharedToken, utcnow
 
@@ -130,3 +131,13 @@ class DatabaseSendBudget:
             wait = await session.scalar(_TAKE_SLOT, {"name": self.name, "spacing": self.spacing})
         if wait is not None and float(wait) > 0:
             await self.sleep(float(wait))
+
+
+def telegram_send_budget(database: Database, settings: Settings) -> DatabaseSendBudget | None:
+    """The bot token's send budget every process on this database shares (PostgreSQL), or
+    None (SQLite: one process, its own limits). Whatever sends as the bot takes from it: the
+    running processes and `campaign send-now` alike."""
+    if not database.is_postgres:
+        return None
+    bot_id = settings.telegram_bot_token.partition(":")[0]  # not the secret part
+    return DatabaseSendBudget(database, f"telegram:{bot_id}", settings.send_rate_per_second)

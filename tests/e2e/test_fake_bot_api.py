@@ -210,6 +210,24 @@ async def test_global_rate_limit(fake: FakeBotApi, bot: Bot) -> None:
     await bot.send_message(3, "c")
 
 
+async def test_busiest_second_counts_refused_sends_too(fake: FakeBotApi, bot: Bot) -> None:
+    now = [0.0]
+    fake.set_rate_limits(global_per_second=2, clock=lambda: now[0])
+
+    await bot.send_message(1, "a")
+    now[0] += 0.4
+    await bot.send_message(2, "b")
+    now[0] += 0.4
+    with pytest.raises(RetryAfter):  # arrived, refused: still counted
+        await bot.send_message(3, "c")
+    await bot.get_me()  # not a message
+    now[0] += 0.3  # "a" is now more than a second ago
+    await bot.send_message(4, "d")
+
+    assert fake.busiest_second() == 3  # a, b, c within 0.8 s
+    assert fake.busiest_second(window=0.5) == 2
+
+
 async def test_get_updates_offset_and_long_poll(fake: FakeBotApi, bot: Bot) -> None:
     first = fake.push_update({"message": fake.user_text(USER, "a")["message"]})
     assert first == 2  # user_text pushed update 1 already

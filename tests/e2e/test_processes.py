@@ -23,6 +23,7 @@ from bot.config import Settings
 from bot.delivery.outbox import Envelope, add_to_outbox
 from bot.services import campaigns
 from bot.services.outreach import LEASE
+from bot.storage.db import Database
 from bot.storage.models import CampaignRun, OutboxMessage, ProcessedUpdate, ProcessHeartbeat
 from handlers.contract import Location, Reply
 from tests.fakes.telegram_api import FakeBotApi
@@ -346,3 +347,49 @@ async def test_an_update_that_arrives_while_postgresql_is_away_is_stored_when_it
             await relay.stop()
     assert stored == 1
     assert "went wrong" not in api.sent_to(81005)[0]["text"]
+
+
+@postgres_only
+async def test_campaign_send_now_takes_its_sends_from_the_shared_budget(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path
+):
+    """`campaign send-now` sends from its own process when no scheduler leads; the running
+    web processes may be replying meanwhile, so it must take from the bot's one budget too,
+    not send at the broadcast rate on its own."""
+    from bot.cli import main
+    from bot.storage.models import Person, Subscription, utcnow
+
+    chats = [83_000 + i for i in range(24)]
+    database = Database.from_url(settings.database_url)
+    async with database.transaction() as session:
+        for chat in chats:
+            person = Person(
+                channel="telegram",
+                channel_user_id=str(chat),
+                chat_id=str(chat),
+                display_name="",
+                locale="en",
+                reachable=True,
+                created_at=utcnow(),
+            )
+            session.add(person)
+            await session.flush()
+            session.add(Subscription(person_id=person.id, topic="campaigns", created_at=utcnow()))
+    await database.dispose()
+    async with FakeBotApi() as api:
+        for key, value in {
+            "DATABASE_URL": settings.database_url,
+            "TELEGRAM_BOT_TOKEN": api.token,
+            "TELEGRAM_BASE_URL": api.base_url,
+            "TELEGRAM_BASE_FILE_URL": api.base_file_url,
+            "JINGTU_SEND_RATE": "8",  # the bot's budget; the broadcast rate stays 30/s
+            "JINGTU_QUIET_HOURS": "off",
+        }.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.chdir(tmp_path)
+        argv = ["campaign", "send-now", "nyang-river", "--param", "date=12月1日"]
+        code = await asyncio.to_thread(main, argv)
+    assert code == 0
+    assert all(len(api.sent_to(chat)) == 1 for chat in chats)
+    # Slots 1/8 s apart: any second holds at most 8 of them, +1 for a slot's arrival jitter.
+    assert api.busiest_second() <= 9

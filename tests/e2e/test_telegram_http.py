@@ -156,3 +156,26 @@ def test_the_environment_proxy_is_honoured_unless_the_host_is_excluded(monkeypat
     monkeypatch.delenv("HTTPS_PROXY")
     monkeypatch.delenv("https_proxy", raising=False)
     assert environment_proxy("https://api.telegram.org/bot") is None
+
+
+async def test_a_send_takes_its_budget_slot_only_once_a_connection_is_its_own(api: FakeBotApi):
+    """A slot taken while every connection was busy would be spent later, bunched with the
+    slots after it: the platform would see more than the budget's rate in one second."""
+    started = finished = most = 0
+
+    async def take_slot(method: str) -> None:
+        nonlocal started, most
+        if method != "sendMessage":  # getMe, when the bot starts
+            return
+        started += 1
+        most = max(most, started - finished)  # slots taken, requests not yet answered
+
+    async def send(bot: Bot, chat: int) -> None:
+        nonlocal finished
+        await bot.send_message(chat, "hi")
+        finished += 1
+
+    async with make_bot(api, AiohttpRequest(connections=2, before_request=take_slot)) as bot:
+        await asyncio.gather(*(send(bot, 90_000 + i) for i in range(6)))
+    assert len([name for name, _ in api.calls if name == "sendMessage"]) == 6
+    assert most == 2

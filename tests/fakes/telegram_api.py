@@ -397,6 +397,9 @@ class FakeBotApi:
         }
         self.calls: list[tuple[str, JSONDict]] = []
         self.stats: Counter[str] = Counter()
+        # When each request of a message-sending method arrived (the fake's clock), admitted
+        # or refused with 429: what `busiest_second` counts.
+        self.send_attempts: list[float] = []
         self.webhook: JSONDict | None = None
         self.commands: dict[tuple[str, str], list[JSONDict]] = {}
         self.files: dict[str, _StoredFile] = {}
@@ -761,6 +764,16 @@ class FakeBotApi:
         self._per_chat_rate = per_chat_per_second
         self._chat_windows = {}
 
+    def busiest_second(self, window: float = 1.0) -> int:
+        """The most message-sending requests that arrived within any rolling `window` seconds
+        (admitted or refused): what Telegram's flood control would have counted."""
+        stamps, most, first = self.send_attempts, 0, 0
+        for last, now in enumerate(stamps):
+            while stamps[first] <= now - window:
+                first += 1
+            most = max(most, last - first + 1)
+        return most
+
     # ------------------------------------------------------------------ HTTP plumbing
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -836,6 +849,7 @@ class FakeBotApi:
         if name not in _MESSAGE_METHODS:
             return None
         now = self._clock()
+        self.send_attempts.append(now)
         waits = [0.0]
         if self._global_window is not None:
             waits.append(self._global_window.wait_time(now))
