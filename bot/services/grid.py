@@ -7,7 +7,7 @@ import io
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -413,26 +413,31 @@ async def grid_stats(database: Database) -> dict[str, dict[str, int]]:
     }
 
 
+# A cell's identity and names as stored, and the CellRef they make: read by the routing index
+# (with the geometry) and by the name search (without).
+_CELL_IDENTITY = (
+    GridCell.code,
+    GridCell.level,
+    GridCell.parent_code,
+    GridCell.name_zh,
+    GridCell.name_bo,
+    GridCell.name_en,
+)
+
+
+def _cell_ref(row: Sequence[Any]) -> CellRef:
+    code, level, parent, zh, bo, en = row
+    return CellRef(code, Level(level), parent, CellNames(zh, bo, en))
+
+
 async def load_grid_index(database: Database) -> GridIndex:
     async with database.reader() as session:
-        rows = await session.execute(
-            select(
-                GridCell.code,
-                GridCell.level,
-                GridCell.parent_code,
-                GridCell.name_zh,
-                GridCell.name_bo,
-                GridCell.name_en,
-                GridCell.datum,
-                GridCell.geometry_wkb,
-            )
-        )
+        rows = await session.execute(select(*_CELL_IDENTITY, GridCell.datum, GridCell.geometry_wkb))
         shapes: list[CellShape] = []
         datum = Datum.WGS84
-        for code, level, parent, zh, bo, en, cell_datum, wkb in rows:
+        for *identity, cell_datum, wkb in rows:
             datum = Datum(cell_datum)
-            ref = CellRef(code, Level(level), parent, CellNames(zh, bo, en))
-            shapes.append(CellShape(ref, shapely.from_wkb(wkb)))
+            shapes.append(CellShape(_cell_ref(identity), shapely.from_wkb(wkb)))
     return GridIndex.build(shapes, datum=datum)
 
 
@@ -470,20 +475,7 @@ class UnknownCell(Exception):
 async def cell_refs(database: Database) -> list[CellRef]:
     """Every cell's identity and names, without geometry, by level then code."""
     async with database.reader() as session:
-        rows = await session.execute(
-            select(
-                GridCell.code,
-                GridCell.level,
-                GridCell.parent_code,
-                GridCell.name_zh,
-                GridCell.name_bo,
-                GridCell.name_en,
-            )
-        )
-        refs = [
-            CellRef(code, Level(level), parent, CellNames(zh, bo, en))
-            for code, level, parent, zh, bo, en in rows
-        ]
+        refs = [_cell_ref(row) for row in await session.execute(select(*_CELL_IDENTITY))]
     return sorted(refs, key=lambda r: (r.level.depth, r.code))
 
 
