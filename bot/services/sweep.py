@@ -332,29 +332,43 @@ class DeadlineSweep:
         return (await session.scalars(self._claim(query.order_by(Case.id)))).all()
 
     async def _follow_up_batch(self, rules: CaseRules, now: datetime, stats: SweepStats) -> int:
-        async with self.database.transaction() as session:
-            cases = await self._claim_resolved(session, Case.follow_up_at, now)
-            if not cases:
-                return 0
-            ctx = case_actions.SystemContext(session, self.settings, rules.grid, now, rules)
-            for c in cases:
-                await case_actions.ask_follow_up(ctx, c)
-                stats.follow_ups_asked += 1
-            await add_to_outbox(session, ctx.notifications, now=now)
-            stats.outbox_rows += len(ctx.notifications)
-            await self._after_writes("follow-up", stats)
-            return len(cases)
+        asked = await self._resolved_batch(
+            rules, now, stats, Case.follow_up_at, case_actions.ask_follow_up, "follow-up"
+        )
+        stats.follow_ups_asked += asked
+        return asked
 
     async def _closing_batch(self, rules: CaseRules, now: datetime, stats: SweepStats) -> int:
+        closed = await self._resolved_batch(
+            rules,
+            now,
+            stats,
+            Case.follow_up_answer_due_at,
+            case_actions.close_unanswered,
+            "closing",
+        )
+        stats.closed += closed
+        return closed
+
+    async def _resolved_batch(
+        self,
+        rules: CaseRules,
+        now: datetime,
+        stats: SweepStats,
+        due: Any,
+        act: Callable[[case_actions.Context, Case], Awaitable[None]],
+        kind: str,
+    ) -> int:
+        """One batch of resolved cases whose `due` has come, each given `act` (ask the follow-up,
+        or close for want of an answer) in one transaction with the notices it causes."""
         async with self.database.transaction() as session:
-            cases = await self._claim_resolved(session, Case.follow_up_answer_due_at, now)
+            cases = await self._claim_resolved(session, due, now)
             if not cases:
                 return 0
             ctx = case_actions.SystemContext(session, self.settings, rules.grid, now, rules)
             for c in cases:
-                await case_actions.close_unanswered(ctx, c)
-                stats.closed += 1
+                await act(ctx, c)
             await add_to_outbox(session, ctx.notifications, now=now)
             stats.outbox_rows += len(ctx.notifications)
-            await self._after_writes("closing", stats)
+            await self._after_writes(kind, stats)
             return len(cases)
