@@ -243,10 +243,10 @@ def _medians(per_case: Any, dimension: str | None, measure: str) -> Any:
     group = per_case.c[dimension] if dimension is not None else None
     ranked = (
         select(
-            (group if group is not None else literal("")).label("key"),
             value.label("hours"),
             func.row_number().over(partition_by=group, order_by=value).label("position"),
             func.count().over(partition_by=group).label("size"),
+            *([group.label("key")] if group is not None else []),
         )
         .where(value.is_not(None))
         .subquery()
@@ -254,7 +254,7 @@ def _medians(per_case: Any, dimension: str | None, measure: str) -> Any:
     middle = select(
         literal(dimension or "total").label("dimension"),
         literal(measure).label("measure"),
-        ranked.c.key,
+        ranked.c.key if group is not None else literal("").label("key"),
         func.avg(ranked.c.hours).label("median"),
     ).where((2 * ranked.c.position).between(ranked.c.size, ranked.c.size + 2))
     return middle.group_by(ranked.c.key) if group is not None else middle
