@@ -16,17 +16,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    String,
     and_,
     case,
-    cast,
-    column,
     func,
     literal,
     or_,
     select,
     union_all,
-    values,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -169,37 +165,37 @@ def _event_marks(where: Any) -> Any:
     )
 
 
-def _county_column(grid: GridIndex) -> tuple[Any, Any]:
-    """The county of `Case.cell_code` as a column, and the table to outer-join for it.
+def _county_column(grid: GridIndex) -> Any:
+    """The county of `Case.cell_code`, as `county_of` says: one CASE branch per county, listing
+    the cells that count in it; any other cell (a county itself) counts in its own code.
 
-    The county of each cell is `county_of`'s, sent along as a VALUES table: the grid's hierarchy
-    is the grid index's to know, not a second rule written in SQL. Only the cells that count in
-    another cell are listed; the others (the counties themselves) count in their own code.
+    The grid's hierarchy stays the grid index's to know rather than a second rule in SQL. The
+    lists are expanding IN parameters, so the statement's text is compiled once and cached;
+    an IN list is a lookup in a hashed or sorted set on both databases.
     """
-    pairs = sorted(
-        (code, county) for code in grid.cells if (county := county_of(grid, code)) != code
+    cells_of: dict[str, list[str]] = defaultdict(list)
+    for code in grid.cells:
+        if (county := county_of(grid, code)) != code:
+            cells_of[county].append(code)
+    if not cells_of:
+        return Case.cell_code
+    return case(
+        *(
+            (Case.cell_code.in_(sorted(cells)), county)
+            for county, cells in sorted(cells_of.items())
+        ),
+        else_=Case.cell_code,
     )
-    if not pairs:
-        return Case.cell_code, None
-    # Each code cast to text, as `cases.cell_code` is: SQLite gives a bare VALUES column no type,
-    # and then neither indexes it for the join nor lets one be made, scanning the list per case.
-    counties = (
-        values(column("cell_code", String), column("county", String), name="counties")
-        .data([(cast(literal(code), String), county) for code, county in pairs])
-        .cte("counties")
-    )
-    return func.coalesce(counties.c.county, Case.cell_code), counties
 
 
 def _per_case(grid: GridIndex, where: Any) -> Any:
     """One row per case of the period: its county and category, its hours to acknowledge and to
     resolve, and a 0/1 (or a number, for escalations and answers) per count of `COUNTS`."""
     marks = _event_marks(where)
-    county, counties = _county_column(grid)
     acknowledged = Case.acknowledged_at.is_not(None)
     ever_resolved = marks.c.ever_resolved == 1
     query = select(
-        county.label("county"),
+        _county_column(grid).label("county"),
         Case.category.label("category"),
         hours_between(Case.acknowledged_at, Case.created_at).label("ack_hours"),
         case((ever_resolved, hours_between(Case.resolved_at, Case.created_at))).label(
@@ -216,10 +212,13 @@ def _per_case(grid: GridIndex, where: Any) -> Any:
             func.coalesce(marks.c[name], 0).label(name)
             for name in ("escalations", "fixed", "not_fixed", "silent", "reopened")
         ),
-    ).select_from(Case)
-    if counties is not None:
-        query = query.outerjoin(counties, counties.c.cell_code == Case.cell_code)
-    return query.outerjoin(marks, marks.c.case_id == Case.id).where(where).cte("per_case")
+    )
+    return (
+        query.select_from(Case)
+        .outerjoin(marks, marks.c.case_id == Case.id)
+        .where(where)
+        .cte("per_case")
+    )
 
 
 def _grouped_counts(per_case: Any) -> Any:
