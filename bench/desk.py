@@ -12,8 +12,9 @@ Timed, ``--runs`` times each (default 20), p95 reported:
    bare: the same COUNT and page SELECT as plain SQL text;
 2. ``stats`` — ``statistics.statistics`` over the last 30 days, every county and category;
    bare: its two statements as plain SQL text (per backend only where the databases spell a
-   JSON field or a time difference differently), rows fetched: the counts grouped per county
-   and category, and the medians per county, per category and overall (window functions).
+   JSON field or a time difference differently), rows fetched: each cell's county walked up
+   `grid_cells`, the counts grouped per county and category, and the medians per county, per
+   category and overall (window functions).
    Until 2026-11-30 the desk fetched every case and event of the period and aggregated in
    Python, and the bare side was those two SELECTs; it changed with the query it stands beside;
 3. ``geojson`` — ``desk.cells_geojson`` of all levels in one request (``?level=all``), so all
@@ -44,7 +45,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import escalation
 from sqlalchemy import text
 
-from bot.domain.grid import GridIndex
 from bot.services import desk, statistics
 from bot.services.desk import OPERATOR, CaseFilter
 from bot.services.grid import load_grid_index
@@ -77,7 +77,18 @@ HOURS_SINCE_RECEIVED = {
     "sqlite": "((julianday({}) - julianday(c.created_at)) * 24.0)",
     "postgres": "(CAST(EXTRACT(EPOCH FROM ({} - c.created_at)) AS DOUBLE PRECISION) / 3600.0)",
 }
-PER_CASE = """WITH marks AS (
+PER_CASE = """WITH RECURSIVE ancestry(cell_code, ancestor, level, parent_code, depth) AS (
+  SELECT code, code, level, parent_code, 1 FROM grid_cells
+  UNION ALL
+  SELECT a.cell_code, g.code, g.level, g.parent_code, a.depth + 1
+  FROM ancestry a JOIN grid_cells g ON g.code = a.parent_code WHERE a.depth < 4
+),
+counties AS (
+  SELECT cell_code, coalesce(max(CASE WHEN level = 'county' THEN ancestor END),
+                             max(CASE WHEN parent_code IS NULL THEN ancestor END)) AS county
+  FROM ancestry GROUP BY cell_code
+),
+marks AS (
   SELECT e.case_id,
     max(CASE WHEN e.kind IN ('escalate','overdue') AND {reason} = 'ack' THEN 1 ELSE 0 END)
       AS late_ack,
@@ -96,7 +107,7 @@ PER_CASE = """WITH marks AS (
   GROUP BY e.case_id
 ),
 per_case AS (
-  SELECT CASE {county_branches} ELSE c.cell_code END AS county, c.category,
+  SELECT coalesce(counties.county, c.cell_code) AS county, c.category,
     {ack_hours} AS ack_hours,
     CASE WHEN m.ever_resolved = 1 THEN {resolve_hours} END AS resolve_hours,
     CASE WHEN c.acknowledged_at IS NOT NULL THEN 1 ELSE 0 END AS acknowledged,
@@ -109,6 +120,7 @@ per_case AS (
     coalesce(m.not_fixed, 0) AS not_fixed, coalesce(m.silent, 0) AS silent,
     coalesce(m.reopened, 0) AS reopened
   FROM cases c
+  LEFT JOIN counties ON counties.cell_code = c.cell_code
   LEFT JOIN marks m ON m.case_id = c.id
   WHERE c.created_at >= :start AND c.created_at < :end
 )
@@ -125,25 +137,11 @@ STATS_MEDIAN = """SELECT '{dimension}', '{measure}', {key}, avg(hours) FROM (
 ) ranked WHERE 2 * position BETWEEN size AND size + 2 {group}"""
 
 
-def bare_statistics(backend: str, grid: GridIndex) -> tuple[Any, Any, dict[str, str]]:
-    """The statistics' two statements as text, and the cells of each county they bind."""
-    cells_of: dict[str, list[str]] = {}
-    for code in grid.cells:
-        if (county := statistics.county_of(grid, code)) != code:
-            cells_of.setdefault(county, []).append(code)
-    binds: dict[str, str] = {}
-    branches = []
-    for i, (county, cells) in enumerate(sorted(cells_of.items())):
-        names = []
-        for j, code in enumerate(sorted(cells)):
-            names.append(f":cell{i}_{j}")
-            binds[f"cell{i}_{j}"] = code
-        binds[f"county{i}"] = county
-        branches.append(f"WHEN c.cell_code IN ({', '.join(names)}) THEN :county{i}")
+def bare_statistics(backend: str) -> tuple[Any, Any]:
+    """The statistics' two statements as text."""
     hours = HOURS_SINCE_RECEIVED[backend]
     fixed = AS_BOOLEAN[backend].format(JSON_FIELD[backend].format("fixed"))
     per_case = PER_CASE.format(
-        county_branches=" ".join(branches),
         reason=JSON_FIELD[backend].format("reason"),
         fixed=fixed,
         ack_hours=hours.format("c.acknowledged_at"),
@@ -166,7 +164,6 @@ def bare_statistics(backend: str, grid: GridIndex) -> tuple[Any, Any, dict[str, 
     return (
         text(per_case + STATS_COUNTS),
         text(per_case + "\nUNION ALL\n".join(medians)),
-        binds,
     )
 
 
@@ -223,12 +220,12 @@ async def measure(backend: str, url: str, runs: int) -> list[tuple[str, float, f
         async with database.reader() as s:
             return await statistics.statistics(s, grid, OPERATOR, since=since, until=today, tz=TZ)
 
-    bare_counts_sql, bare_medians_sql, counties = bare_statistics(backend, grid)
+    bare_counts_sql, bare_medians_sql = bare_statistics(backend)
 
     async def bare_stats() -> object:
         async with database.reader() as s:
-            a = (await s.execute(bare_counts_sql, bounds | counties)).all()
-            return a, (await s.execute(bare_medians_sql, bounds | counties)).all()
+            a = (await s.execute(bare_counts_sql, bounds)).all()
+            return a, (await s.execute(bare_medians_sql, bounds)).all()
 
     async def app_geojson() -> str:
         async with database.reader() as s:

@@ -25,12 +25,13 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.domain.access import Actor
-from bot.domain.grid import GridIndex, Level
+from bot.domain.grid import LEVEL_ORDER, GridIndex, Level
 from bot.services.desk import local_day_start, scope_condition
 from bot.storage.intervals import hours_between
-from bot.storage.models import CampaignRun, Case, CaseEvent, Delivery, OutboxMessage
+from bot.storage.models import CampaignRun, Case, CaseEvent, Delivery, GridCell, OutboxMessage
 
 CLOSED_STATES = ("closed", "rejected", "merged")
 
@@ -118,13 +119,6 @@ class Statistics:
         }
 
 
-def county_of(grid: GridIndex, code: str) -> str:
-    """The county a cell's cases count in: its county ancestor (or itself), else its top cell."""
-    chain = grid.chain_of(code)
-    county = next((c.code for c in chain if c.level == Level.COUNTY), None)
-    return county or (chain[-1].code if chain else code)
-
-
 # The events that say what happened to a case, and what each means:
 # - "escalate" and "overdue" carry the deadline missed ("ack" or "resolve") as `reason`;
 # - "resolve" marks a case resolved at least once, whatever happened after;
@@ -165,37 +159,48 @@ def _event_marks(where: Any) -> Any:
     )
 
 
-def _county_column(grid: GridIndex) -> Any:
-    """The county of `Case.cell_code`, as `county_of` says: one CASE branch per county, listing
-    the cells that count in it; any other cell (a county itself) counts in its own code.
+def _counties() -> Any:
+    """Each grid cell's county, the one the statistics count its cases in: its nearest ancestor
+    (or itself) of the county level, else the top of its chain (the city counts in itself).
 
-    The grid's hierarchy stays the grid index's to know rather than a second rule in SQL. The
-    lists are expanding IN parameters, so the statement's text is compiled once and cached;
-    an IN list is a lookup in a hashed or sorted set on both databases.
+    Worked out by the database from `grid_cells`, a few thousand rows walked up at most one step
+    per grid level, and joined by code: the statement stays one cached text whatever the grid.
+    The map from the grid index does not fit in SQL as well: a VALUES table of every cell is
+    recompiled on every request (SQLAlchemy cannot cache VALUES data; 0.3 s), and IN lists of
+    cells per county are searched one by one in PostgreSQL's generic plans (5 s and more per
+    request from the sixth on, at 100,000 cases).
     """
-    cells_of: dict[str, list[str]] = defaultdict(list)
-    for code in grid.cells:
-        if (county := county_of(grid, code)) != code:
-            cells_of[county].append(code)
-    if not cells_of:
-        return Case.cell_code
-    return case(
-        *(
-            (Case.cell_code.in_(sorted(cells)), county)
-            for county, cells in sorted(cells_of.items())
-        ),
-        else_=Case.cell_code,
+    parent = aliased(GridCell)
+    start = select(
+        GridCell.code.label("cell_code"),
+        GridCell.code.label("ancestor"),
+        GridCell.level.label("level"),
+        GridCell.parent_code.label("parent_code"),
+        literal(1).label("depth"),
+    ).cte("ancestry", recursive=True)
+    ancestry = start.union_all(
+        select(start.c.cell_code, parent.code, parent.level, parent.parent_code, start.c.depth + 1)
+        .join(parent, parent.code == start.c.parent_code)
+        .where(start.c.depth < len(LEVEL_ORDER))  # a chain is no longer than the levels
+    )
+    county = func.max(case((ancestry.c.level == Level.COUNTY.value, ancestry.c.ancestor)))
+    top = func.max(case((ancestry.c.parent_code.is_(None), ancestry.c.ancestor)))
+    return (
+        select(ancestry.c.cell_code, func.coalesce(county, top).label("county"))
+        .group_by(ancestry.c.cell_code)
+        .cte("counties")
     )
 
 
-def _per_case(grid: GridIndex, where: Any) -> Any:
+def _per_case(where: Any) -> Any:
     """One row per case of the period: its county and category, its hours to acknowledge and to
     resolve, and a 0/1 (or a number, for escalations and answers) per count of `COUNTS`."""
     marks = _event_marks(where)
+    counties = _counties()
     acknowledged = Case.acknowledged_at.is_not(None)
     ever_resolved = marks.c.ever_resolved == 1
     query = select(
-        _county_column(grid).label("county"),
+        func.coalesce(counties.c.county, Case.cell_code).label("county"),
         Case.category.label("category"),
         hours_between(Case.acknowledged_at, Case.created_at).label("ack_hours"),
         case((ever_resolved, hours_between(Case.resolved_at, Case.created_at))).label(
@@ -215,6 +220,7 @@ def _per_case(grid: GridIndex, where: Any) -> Any:
     )
     return (
         query.select_from(Case)
+        .outerjoin(counties, counties.c.cell_code == Case.cell_code)
         .outerjoin(marks, marks.c.case_id == Case.id)
         .where(where)
         .cte("per_case")
@@ -283,7 +289,7 @@ async def statistics(
     end = local_day_start(until + timedelta(days=1), tz)
     where = and_(scope_condition(grid, actor), Case.created_at >= start, Case.created_at < end)
     # The database groups and ranks: it returns a few hundred rows, not one per case.
-    per_case = _per_case(grid, where)
+    per_case = _per_case(where)
     connection = await session.connection()
     total = Figures()
     by_county: dict[str, Figures] = defaultdict(Figures)
