@@ -21,7 +21,7 @@ from bot.services import desk, statistics
 from bot.services.desk import OPERATOR, CaseFilter, FilterRefused
 from bot.services.grid import load_grid_index
 from bot.storage.db import Database
-from bot.storage.models import utcnow
+from bot.storage.models import CasePhoto, utcnow
 
 
 def _filter(args: argparse.Namespace) -> CaseFilter:
@@ -144,6 +144,19 @@ def _show(args: argparse.Namespace) -> int:
                         }
                         for e in detail.timeline
                     ],
+                    "photos": [
+                        {
+                            "id": p.id,
+                            "kind": p.kind,
+                            "channel": p.channel,
+                            "received_at": p.created_at.isoformat(),
+                            "status": p.fetch_status,
+                            "attempts": p.fetch_attempts,
+                            "error": p.fetch_error,
+                            "mime_type": detail.media_types.get(p.sha256 or ""),
+                        }
+                        for p in detail.photos
+                    ],
                 },
                 ensure_ascii=False,
             )
@@ -162,7 +175,24 @@ def _show(args: argparse.Namespace) -> int:
         cell = f" [{e.to_cell}]" if e.to_cell and e.to_cell != e.from_cell else ""
         note = f": {e.note}" if e.note else ""
         print(f"  {_local(e.at, tz)}  {e.kind}{moved}{cell} ({who}){note}")
+    if detail.photos:
+        print("photos and recordings:")
+    for p in detail.photos:
+        print(
+            f"  #{p.id} {p.kind} via {p.channel}, {_local(p.created_at, tz)}: {_fetched(p, detail)}"
+        )
     return 0
+
+
+def _fetched(photo: CasePhoto, detail: desk.CaseDetail) -> str:
+    """Where the fetch of a photo or recording stands, as the desk's case page shows it."""
+    if photo.fetch_status == "stored":
+        return f"stored ({detail.media_types.get(photo.sha256 or '', 'type unknown')})"
+    tries = f"{photo.fetch_attempts} attempt{'' if photo.fetch_attempts == 1 else 's'}"
+    if photo.fetch_status == "pending":
+        last = f"; last error: {photo.fetch_error}" if photo.fetch_error else ""
+        return f"pending, {tries} so far{last}"
+    return f"{photo.fetch_status} after {tries}: {photo.fetch_error or 'no reason recorded'}"
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -295,7 +325,12 @@ def register_cases(sub: Any) -> None:
     p.add_argument("--page", type=int, default=1)
     p.add_argument("--limit", type=int, default=desk.PAGE_SIZE, help="cases per page")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p = add_command(actions, "show", _show, "one case and its timeline (reporters stay anonymous)")
+    p = add_command(
+        actions,
+        "show",
+        _show,
+        "one case, its timeline and its photos' fetch status (reporters stay anonymous)",
+    )
     p.add_argument("number", help="the case number, e.g. 2026-00042")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p = add_command(actions, "export", _export, "write the cases as CSV (UTF-8 with BOM)")

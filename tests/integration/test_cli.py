@@ -110,3 +110,99 @@ def test_a_bad_grid_file_is_refused_whole_with_the_feature_named(
     assert "nothing was changed" in err and "X1" in err and "unknown parent NOPE" in err
     code, _, err = run_cli(capsys, "grid", "import", str(tmp_path / "missing.geojson"))
     assert code == 1 and "no such file" in err
+
+
+def add_case_with_media(path: Path) -> None:
+    """Case 2026-00007 with four photos and recordings, one in each state the fetcher leaves."""
+    from bot.storage.db import Database
+    from bot.storage.models import Case, CasePhoto, Media, Person
+    from tests.conftest import run_blocking
+
+    async def add() -> None:
+        database = Database.from_url(f"sqlite+aiosqlite:///{path}")
+        try:
+            async with database.transaction() as session:
+                person = Person(channel="telegram", channel_user_id="71", chat_id="71")
+                session.add(person)
+                session.add(Media(sha256="ab" * 32, mime_type="image/jpeg", size=1024))
+                await session.flush()
+                case = Case(
+                    number="2026-00007",
+                    category="noise",
+                    description="Generators all night",
+                    lat=29.27,
+                    lon=88.88,
+                    origin_cell_code="540202001001",
+                    cell_code="540202001001",
+                    reporter_id=person.id,
+                )
+                session.add(case)
+                await session.flush()
+                session.add_all(
+                    [
+                        CasePhoto(
+                            case_id=case.id,
+                            channel="telegram",
+                            file_ref="f1",
+                            sha256="ab" * 32,
+                            fetch_status="stored",
+                            fetch_attempts=1,
+                            next_fetch_at=None,
+                        ),
+                        CasePhoto(
+                            case_id=case.id,
+                            channel="telegram",
+                            file_ref="f2",
+                            fetch_attempts=2,
+                            fetch_error="TimeoutError: ",
+                        ),
+                        CasePhoto(
+                            case_id=case.id,
+                            channel="wechat",
+                            file_ref="f3",
+                            fetch_status="refused",
+                            fetch_attempts=1,
+                            next_fetch_at=None,
+                            fetch_error="30000000 bytes, over the limit of 20000000",
+                        ),
+                        CasePhoto(
+                            case_id=case.id,
+                            kind="voice",
+                            channel="wechat",
+                            file_ref="f4",
+                            fetch_status="failed",
+                            fetch_attempts=5,
+                            next_fetch_at=None,
+                            fetch_error="the platform no longer has the file",
+                        ),
+                    ]
+                )
+        finally:
+            await database.dispose()
+
+    run_blocking(add())
+
+
+def test_cases_show_says_where_each_photo_fetch_stands(backend, sample_db, capsys):
+    add_case_with_media(sample_db)
+    code, out, _ = run_cli(capsys, "cases", "show", "2026-00007")
+    assert code == 0
+    lines = out.splitlines()
+    photos = lines[lines.index("photos and recordings:") + 1 :]
+    assert [line.split(": ", 1)[1] for line in photos] == [
+        "stored (image/jpeg)",
+        "pending, 2 attempts so far; last error: TimeoutError: ",
+        "refused after 1 attempt: 30000000 bytes, over the limit of 20000000",
+        "failed after 5 attempts: the platform no longer has the file",
+    ]
+    assert photos[3].lstrip().split(",")[0].endswith("voice via wechat")
+
+    code, out, _ = run_cli(capsys, "cases", "show", "2026-00007", "--json")
+    shown = json.loads(out)["photos"]
+    assert [(p["kind"], p["status"], p["attempts"], p["mime_type"]) for p in shown] == [
+        ("report", "stored", 1, "image/jpeg"),
+        ("report", "pending", 2, None),
+        ("report", "refused", 1, None),
+        ("voice", "failed", 5, None),
+    ]
+    assert shown[2]["error"] == "30000000 bytes, over the limit of 20000000"

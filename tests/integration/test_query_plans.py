@@ -1,4 +1,5 @@
-"""The periodic jobs reach their rows through indexes on SQLite, statistics or not.
+"""The periodic jobs, and the desk's map, reach their rows through indexes on SQLite, statistics
+or not.
 
 The deadline sweep runs every minute and the outbox drain every second, on the event loop's
 thread. Once SQLite has statistics (ANALYZE, or the `PRAGMA optimize` its documentation
@@ -21,6 +22,7 @@ from sqlalchemy import event
 from bot.config import Settings
 from bot.delivery.outbox import OutboxDispatcher
 from bot.domain.grid import GridIndex
+from bot.services.desk import OPERATOR, load_by_cell
 from bot.services.housekeeping import Housekeeping
 from bot.services.sweep import DeadlineSweep
 from bot.storage.db import Database
@@ -33,7 +35,7 @@ STATISTICS = [
     ("cases", None, "100000"),
     ("cases", "ix_cases_status_ack_due", "100000 50000 33334"),
     ("cases", "ix_cases_status_resolve_due", "100000 50000 33334"),
-    ("cases", "ix_cases_cell_code", "100000 60"),
+    ("cases", "ix_cases_cell_load", "100000 60 30 30 1 1"),
     ("cases", "ix_cases_origin_cell_code", "100000 60"),
     ("cases", "ix_cases_category_created", "100000 20000 1"),
     ("outbox", None, "100000"),
@@ -127,3 +129,20 @@ async def test_housekeeping_finds_what_to_forget_through_indexes(
     assert "ix_processed_updates_processed_at" in updates, updates
     assert "SCAN outbox" not in outbox, outbox
     assert "ix_outbox_status_next_attempt" in outbox, outbox
+
+
+async def test_the_map_counts_open_cases_per_cell_from_the_index_alone(
+    sqlite_template: Path, tmp_path: Path
+):
+    # Every map request counts the open and overdue cases of every cell: read from the table,
+    # that count took 220-290 ms at 100,000 open cases; from a covering index, no table reads.
+    path = with_statistics(sqlite_template, tmp_path)
+    database = Database.from_url(f"sqlite+aiosqlite:///{path}")
+    try:
+        sent = capture(database)
+        async with database.reader() as session:
+            await load_by_cell(session, GridIndex.build([]), OPERATOR, None, now=NOW)
+    finally:
+        await database.dispose()
+    (plan,) = plans(path, sent, "cases")
+    assert "USING COVERING INDEX ix_cases_cell_load" in plan, plan
