@@ -114,7 +114,7 @@ async def test_a_chunked_body_over_the_limit_is_refused_without_content_length(
         http.post(wx.fake.webhook_url, params=query, data=endless()) as response,
     ):
         assert response.status == 413
-    assert await database_counts(wx.app) == (0, 0, 0, 0)
+    assert await database_counts(wx.app.database) == (0, 0, 0, 0)
 
 
 @SQLITE
@@ -128,7 +128,7 @@ async def test_a_source_refused_too_often_is_shut_out_for_the_window(wx: WeChatD
     # Shut out, even with the right signature, until the window has passed.
     assert (await fake.post(query, body)).status == 429
     assert (await fake.verify_server("1")).status == 429
-    assert await database_counts(wx.app) == (0, 0, 0, 0)
+    assert await database_counts(wx.app.database) == (0, 0, 0, 0)
 
 
 @SQLITE
@@ -147,9 +147,9 @@ async def test_a_message_is_answered_only_once_it_is_stored(wx: WeChatDriver):
 @SQLITE
 async def test_a_retry_of_a_stored_message_changes_nothing(wx: WeChatDriver):
     assert await wx.fake.user_text("oJingtu_retry", "/help") == (200, "success")
-    before = await database_counts(wx.app)
+    before = await database_counts(wx.app.database)
     assert await wx.fake.redeliver_last("oJingtu_retry") == (200, "success")
-    assert await database_counts(wx.app) == before
+    assert await database_counts(wx.app.database) == before
     assert len(wx.fake.sent_to("oJingtu_retry")) == 1
 
 
@@ -186,13 +186,13 @@ async def test_a_message_not_stored_is_not_answered_success_and_its_retry_is_sto
     monkeypatch.setattr(conversation, "STORE_PATIENCE", 0.5)
     async with wechat_driver(relayed, clock, safe_mode=safe_mode) as wx:
         openid = "oJingtu_away"
-        before = await database_counts(wx.app)
+        before = await database_counts(wx.app.database)
         cut.sever()  # PostgreSQL goes away
         answer = await wx.fake.user_text(openid, "/help")
         assert answer.status == 503
         assert answer.text != "success" and answer.text != ""  # either would make WeChat forget
         cut.cut = False  # PostgreSQL is back
-        assert await database_counts(wx.app) == before  # nothing half-stored
+        assert await database_counts(wx.app.database) == before  # nothing half-stored
         assert wx.fake.sent_to(openid) == []
         # WeChat's retry: the same MsgId, signed anew.
         assert await wx.fake.redeliver_last(openid) == (200, "success")
@@ -201,9 +201,9 @@ async def test_a_message_not_stored_is_not_answered_success_and_its_retry_is_sto
         assert len(stored) == 1
         assert len(wx.fake.sent_to(openid)) == 1
         # A later retry of the same message changes nothing.
-        after = await database_counts(wx.app)
+        after = await database_counts(wx.app.database)
         assert await wx.fake.redeliver_last(openid) == (200, "success")
-        assert await database_counts(wx.app) == after
+        assert await database_counts(wx.app.database) == after
         assert len(wx.fake.sent_to(openid)) == 1
     assert errors(caplog) == []
 
@@ -258,14 +258,14 @@ async def test_fuzzed_bodies_get_no_5xx_and_invalid_ones_change_nothing(
     wx.app.wechat.refusals = RefusalThrottle(limit=10**9)
     body, invalid = case
     fake = wx.fake
-    before = await database_counts(wx.app)
+    before = await database_counts(wx.app.database)
     query, signed_body = fake.signed_request(body)
     answer = await fake.post(query, signed_body)
     assert answer.status < 500, answer
     if answer.status == 200:
         assert answer.text == "success"
     if invalid or answer.status != 200:
-        assert await database_counts(wx.app) == before, body[:200]
+        assert await database_counts(wx.app.database) == before, body[:200]
     if envelope is not None:  # a body that is no WeChat envelope at all, signed or not
         assert (await fake.post(query, envelope)).status in (400, 401)
         assert (await fake.post({**query, "signature": "x"}, envelope)).status in (400, 401)
