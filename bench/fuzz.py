@@ -23,6 +23,8 @@ that goes on (a leak).
     .venv/bin/python bench/fuzz.py                    # 10,000 inputs per door, ~12 min
     .venv/bin/python bench/fuzz.py --quick            # 1,000 per door
     .venv/bin/python bench/fuzz.py --door wechat-safe --examples 2000
+    .venv/bin/python bench/fuzz.py --postgres         # Jingtu on PostgreSQL instead of SQLite
+    .venv/bin/python bench/fuzz.py --tracemalloc      # and what Python allocated and kept
 
 Exits 1 when any door saw a 5xx, an error logged, a traceback or a change from invalid input,
 or when memory grew beyond 1.2×.
@@ -38,9 +40,11 @@ import itertools
 import json
 import os
 import re
+import signal
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -53,10 +57,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import aiohttp  # noqa: E402
-from crash import SECRET, Proc, base_env, free_port, ready  # noqa: E402
+from crash import POSTGRES, SECRET, Proc, base_env, free_port, ready  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-from ingest import prepare_database  # noqa: E402
+from ingest import drop_scratch, prepare_database  # noqa: E402
 
 from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH  # noqa: E402
 from bot.channels.wechat import WEBHOOK_PATH as WECHAT_PATH  # noqa: E402
@@ -105,6 +109,7 @@ class Tally:
     memory: list[Memory] = field(default_factory=list)  # before, then each checkpoint
     seconds: float = 0.0
     first_problems: list[str] = field(default_factory=list)
+    traced_growth: str = ""  # with --tracemalloc: what Python allocated and kept
 
     def problem(self, text: str) -> None:
         if len(self.first_problems) < 5:
@@ -207,22 +212,34 @@ def wechat_env(fake: FakeWeChat, db_url: str, workdir: Path) -> dict[str, str]:
     return env
 
 
-async def start(proc: Proc, http: aiohttp.ClientSession) -> int:
-    """Start the process on a port of its own; returns the port once /healthz answers."""
+async def start(proc: Proc, http: aiohttp.ClientSession, traced: bool) -> int:
+    """Start the process on a port of its own; returns the port once /healthz answers.
+    `traced`: with bench/memtrace first on its path, tracing its allocations (`Snapshots`)."""
     port = free_port()
     proc.env["WEB_PORT"] = str(port)
+    if traced:
+        snapshots = proc.workdir / "tracemalloc"
+        snapshots.mkdir()
+        proc.env["PYTHONPATH"] = (
+            f"{ROOT / 'bench' / 'memtrace'}{os.pathsep}{proc.env['PYTHONPATH']}"
+        )
+        proc.env["FUZZ_TRACEMALLOC_DIR"] = str(snapshots)
     await proc.start()
     await ready(http, port)
     return port
 
 
 async def telegram_webhook_door(
-    db_url: str, workdir: Path, http: aiohttp.ClientSession, stack: contextlib.AsyncExitStack
+    db_url: str,
+    workdir: Path,
+    http: aiohttp.ClientSession,
+    stack: contextlib.AsyncExitStack,
+    traced: bool,
 ) -> Door:
     api = await stack.enter_async_context(FakeBotApi())
     proc = Proc("fuzz-telegram-webhook", "all", base_env(api, db_url, workdir, True), workdir)
     stack.push_async_callback(proc.stop)
-    url = f"http://127.0.0.1:{await start(proc, http)}{WEBHOOK_PATH}"
+    url = f"http://127.0.0.1:{await start(proc, http, traced)}{WEBHOOK_PATH}"
 
     async def post(body: bytes) -> int:
         async with http.post(url, data=body, headers={SECRET_HEADER: SECRET}) as response:
@@ -241,12 +258,16 @@ async def telegram_webhook_door(
 
 
 async def telegram_polling_door(
-    db_url: str, workdir: Path, http: aiohttp.ClientSession, stack: contextlib.AsyncExitStack
+    db_url: str,
+    workdir: Path,
+    http: aiohttp.ClientSession,
+    stack: contextlib.AsyncExitStack,
+    traced: bool,
 ) -> Door:
     api = await stack.enter_async_context(FakeBotApi())
     proc = Proc("fuzz-telegram-polling", "all", base_env(api, db_url, workdir, False), workdir)
     stack.push_async_callback(proc.stop)
-    await start(proc, http)
+    await start(proc, http, traced)
     api.user_text(WARM_UP_CHAT, "/help", language_code="en")  # queued for getUpdates
     await api.wait_for_messages(WARM_UP_CHAT, 1, timeout=30)
 
@@ -263,13 +284,17 @@ async def telegram_polling_door(
 
 def wechat_door(safe: bool) -> Callable[..., Awaitable[Door]]:
     async def build(
-        db_url: str, workdir: Path, http: aiohttp.ClientSession, stack: contextlib.AsyncExitStack
+        db_url: str,
+        workdir: Path,
+        http: aiohttp.ClientSession,
+        stack: contextlib.AsyncExitStack,
+        traced: bool,
     ) -> Door:
         fake = await stack.enter_async_context(FakeWeChat(aes_key=DEFAULT_AES_KEY if safe else ""))
         env = wechat_env(fake, db_url, workdir)
         proc = Proc(f"fuzz-wechat-{'safe' if safe else 'plain'}", "all", env, workdir)
         stack.push_async_callback(proc.stop)
-        fake.connect(f"http://127.0.0.1:{await start(proc, http)}{WECHAT_PATH}")
+        fake.connect(f"http://127.0.0.1:{await start(proc, http, traced)}{WECHAT_PATH}")
         assert await fake.user_text("oWarmUp", "/help") == (200, "success")
         await fake.wait_for_messages("oWarmUp", 1, timeout=30)
         assert fake.webhook_url is not None
@@ -300,18 +325,70 @@ BUILDERS = {
 }
 
 
-def run_door(door_name: str, examples: int, tmp: str, readings: int = CHECKPOINTS) -> Tally:
-    """Fuzz one door of a fresh process; VmRSS is read `readings` times along the way."""
+async def snapshot(proc: Proc, n: int) -> Path:
+    """Ask the traced process for its n-th snapshot (SIGUSR1) and wait until it is written."""
+    assert proc.process is not None
+    path = proc.workdir / "tracemalloc" / f"snapshot-{n}.pickle"
+    proc.process.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 300
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{proc.name} wrote no snapshot {n}")
+        await asyncio.sleep(0.2)
+    return path
+
+
+def growth(after: Path, top: int = 12) -> str:
+    """Python memory allocated after the first snapshot and still held at `after`: in all, by
+    file, and by line (tracemalloc's own frames and importlib left out)."""
+    ignored = [
+        tracemalloc.Filter(False, tracemalloc.__file__),
+        tracemalloc.Filter(False, "<frozen importlib._bootstrap*>"),
+    ]
+    old = tracemalloc.Snapshot.load(str(after.with_name("snapshot-1.pickle"))).filter_traces(
+        ignored
+    )
+    new = tracemalloc.Snapshot.load(str(after)).filter_traces(ignored)
+    total = sum(stat.size_diff for stat in new.compare_to(old, "filename"))
+    lines = [f"traced Python memory: {total / 2**20:+.2f} MB from before to after"]
+    for key in ("filename", "lineno"):
+        lines.append(f"largest growth by {key}:")
+        for stat in new.compare_to(old, key)[:top]:
+            where = stat.traceback[0]
+            place = where.filename if key == "filename" else f"{where.filename}:{where.lineno}"
+            lines.append(
+                f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+8d} blocks  {place}"
+            )
+    lines.append("the largest by where it was allocated from (innermost frame last):")
+    for stat in new.compare_to(old, "traceback")[:3]:
+        lines.append(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+8d} blocks")
+        lines += [f"    {frame.filename}:{frame.lineno}" for frame in stat.traceback]
+    return "\n".join(lines)
+
+
+def run_door(
+    door_name: str,
+    examples: int,
+    tmp: str,
+    readings: int = CHECKPOINTS,
+    postgres_url: str | None = None,
+    traced: bool = False,
+) -> Tally:
+    """Fuzz one door of a fresh process, on SQLite or on a scratch database beside
+    `postgres_url`; VmRSS is read `readings` times along the way."""
     tally = Tally(door_name)
     loop = asyncio.new_event_loop()
     checkpoints = {examples * k // readings for k in range(1, readings + 1)}
 
     async def open_door(stack: contextlib.AsyncExitStack) -> tuple[Door, Database, LogWatch]:
-        db_url, _ = await prepare_database(None, tmp, door_name.replace("-", "_"))
+        name = door_name.replace("-", "_")
+        db_url, scratch = await prepare_database(postgres_url, tmp, name)
+        if postgres_url is not None and scratch is not None:
+            stack.push_async_callback(drop_scratch, postgres_url, scratch)
         workdir = Path(tmp) / door_name
         workdir.mkdir()
         http = await stack.enter_async_context(aiohttp.ClientSession())
-        door = await BUILDERS[door_name](db_url, workdir, http, stack)
+        door = await BUILDERS[door_name](db_url, workdir, http, stack, traced)
         database = Database.from_url(db_url)
         stack.push_async_callback(database.dispose)
         return door, database, LogWatch(door.proc.log)
@@ -325,6 +402,8 @@ def run_door(door_name: str, examples: int, tmp: str, readings: int = CHECKPOINT
         errors, tracebacks, _ = log.new()  # startup and the warm-up count too
         tally.errors_logged, tally.tracebacks = errors, tracebacks
         tally.memory.append(memory_of(pid, 0))
+        if traced:  # tracing starts now, after "before" was read
+            loop.run_until_complete(snapshot(door.proc, 1))
 
         async def one(case: Any) -> None:
             before = await database_counts(database)
@@ -365,6 +444,8 @@ def run_door(door_name: str, examples: int, tmp: str, readings: int = CHECKPOINT
         tally.seconds = time.perf_counter() - started
         if tally.after.examples != tally.examples:  # hypothesis stopped short of a checkpoint
             tally.memory.append(memory_of(pid, tally.examples))
+        if traced:
+            tally.traced_growth = growth(loop.run_until_complete(snapshot(door.proc, 2)))
     finally:
         loop.run_until_complete(stack.aclose())
         loop.close()
@@ -429,6 +510,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1,000 examples per door")
     parser.add_argument("--door", choices=[*DOORS, "all"], default="all")
     parser.add_argument(
+        "--postgres",
+        nargs="?",
+        const=POSTGRES,
+        help=f"Jingtu on a scratch PostgreSQL database (beside {POSTGRES}), not SQLite",
+    )
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="trace the process's Python allocations (bench/memtrace) and show what grew",
+    )
+    parser.add_argument(
         "--readings", type=int, default=CHECKPOINTS, help="VmRSS readings along the inputs"
     )
     args = parser.parse_args(argv)
@@ -437,13 +529,23 @@ def main(argv: list[str] | None = None) -> int:
     tallies = []
     with tempfile.TemporaryDirectory(prefix="jingtu-fuzz-") as tmp:
         for door in doors:
-            tallies.append(run_door(door, examples, tmp, args.readings))
+            tallies.append(
+                run_door(door, examples, tmp, args.readings, args.postgres, args.tracemalloc)
+            )
             print(f"{door}: done in {tallies[-1].seconds:.0f} s", file=sys.stderr, flush=True)
-    print(f"{examples:,} hypothesis examples per door, each door its own `python -m bot run`")
+    store = "PostgreSQL" if args.postgres else "SQLite"
+    print(
+        f"{examples:,} hypothesis examples per door, each door its own `python -m bot run` "
+        f"on {store}"
+    )
     print(table(tallies))
     print()
     print("VmRSS (MB) of each door's process as the inputs went in")
     print(growth_table(tallies))
+    for t in tallies:
+        if t.traced_growth:
+            print(f"\n{t.door}, with tracemalloc on (its memory figures include tracing's own)")
+            print(t.traced_growth)
     for t in tallies:
         for problem in t.first_problems:
             print(f"{t.door}: {problem}")
