@@ -20,7 +20,7 @@ after the last input. The target is after ≤ 1.2 × before. VmRSS is also read 
 the inputs (``--readings N`` for more), so growth that levels off (the allocator's high-water mark) can be told from growth
 that goes on (a leak).
 
-    .venv/bin/python bench/fuzz.py                    # 10,000 inputs per door, ~12 min
+    .venv/bin/python bench/fuzz.py                    # 10,000 inputs per door, ~15 min
     .venv/bin/python bench/fuzz.py --quick            # 1,000 per door
     .venv/bin/python bench/fuzz.py --door wechat-safe --examples 2000
     .venv/bin/python bench/fuzz.py --postgres         # Jingtu on PostgreSQL instead of SQLite
