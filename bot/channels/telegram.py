@@ -85,6 +85,7 @@ from bot.config import WEBHOOK_SECRET_RE, ConfigError, Settings, redact_url
 from bot.delivery.message import parse_stored_ref
 from bot.delivery.outbox import Parts, PermanentFailure, RetryLater, Step
 from bot.delivery.ratelimit import SharedBudget
+from bot.services.inbound import storable_text
 from bot.storage.db import NotStored
 from bot.storage.media_store import MediaStore, MediaUnavailable
 from handlers.contract import Inbound, Location, Reply
@@ -215,7 +216,7 @@ def parse_update(update: Update) -> Inbound | None:
         "user_id": telegram_id(user.id, "user id"),
         "chat_id": telegram_id(chat.id, "chat id"),
         "update_id": telegram_id(update.update_id, "update_id"),
-        "display_name": " ".join(p for p in names if isinstance(p, str) and p)[:200],
+        "display_name": storable_text(" ".join(p for p in names if isinstance(p, str) and p))[:200],
         "language_code": (
             language if isinstance(language, str) and len(language) <= MAX_LANGUAGE_CODE else None
         ),
@@ -241,7 +242,8 @@ def parse_update(update: Update) -> Inbound | None:
         return Inbound(photo=file_id, **common)
     if message.text is not None and not isinstance(message.text, str):
         raise RefusedUpdate(f"text is {describe(message.text)}, not a string")
-    return Inbound(text=message.text, **common)
+    text = None if message.text is None else storable_text(message.text)
+    return Inbound(text=text, **common)
 
 
 def update_to_inbound(update: Update) -> Inbound | None:

@@ -24,7 +24,10 @@ effects, its replies in the outbox and its update id committed, in one transacti
 the person's lane (`bot.channels.lanes`: one person's messages strictly in order). WeChat retries
 a message it has no answer for within 5 s, three times; ``MsgId`` (events:
 FromUserName:CreateTime, or a digest of it should that exceed 64 characters) is the update id, so
-a retry, or WeChat's redelivery after a crash, changes nothing twice. Replies go out through the
+a retry, or WeChat's redelivery after a crash, changes nothing twice. While the database is
+unreachable the message's transaction is tried again for up to 30 s (WeChat has hung up by then
+and is retrying: each retry waits in the lane and tries again itself); a message still not stored
+is answered 503, never ``success``, which would make WeChat forget it. Replies go out through the
 outbox and the customer-service API.
 
 At the door: a message whose FromUserName is not an OpenID (``[A-Za-z0-9_-]{1,64}``), whose
@@ -138,6 +141,7 @@ from bot.delivery.ratelimit import SharedBudget
 from bot.delivery.undelivered import undelivered
 from bot.domain.geo import Datum, convert
 from bot.services.notices import NOTICE_VALUES
+from bot.storage.db import NotStored
 from bot.storage.media_store import MediaStore, MediaUnavailable, sniff_type
 from bot.storage.models import utcnow
 from handlers.contract import Button, Inbound, Location, Reply
@@ -1349,11 +1353,35 @@ class WeChatChannel:
         inbound = message_to_inbound(fields)
         if inbound is not None:
             self.sender.windows.opened(inbound.user_id)  # before any reply can go out
-            handling = await self.lanes.submit(inbound.chat_id, lambda: self.process(inbound))
+            stored = asyncio.get_running_loop().create_future()
+            handling = await self.lanes.submit(
+                inbound.chat_id, lambda: self._store(inbound, stored)
+            )
             # Not cancelled with the request: should WeChat hang up, the message is still
             # stored, and its retry finds the MsgId.
             await asyncio.wait({handling})
+            if stored.done() and not stored.result():
+                # "success" (or an empty body) would tell WeChat to forget the message. WeChat
+                # retries a message it has no answer for within 5 s; by now it has hung up and
+                # is retrying, and a retry that finds the database back stores the message once.
+                return web.Response(
+                    status=503, text="not stored; send it again", headers={"Retry-After": "5"}
+                )
         return web.Response(text="success")
+
+    async def _store(self, inbound: Inbound, stored: asyncio.Future[bool]) -> None:
+        """Handle one message in its lane; `stored` says whether it was stored (or was already):
+        False when the database stayed unreachable (`NotStored`)."""
+        try:
+            await self.process(inbound)
+        except NotStored:
+            log.warning(
+                "WeChat message %s was not stored: the database stayed unreachable",
+                inbound.update_id,
+            )
+            stored.set_result(False)
+        else:
+            stored.set_result(True)
 
     def _fields(self, query: Mapping[str, str], body: bytes) -> dict[str, str]:
         """The message's fields, from a request whose timestamp (and, in plaintext mode,

@@ -8,6 +8,13 @@ from typing import Any
 from bot.delivery.message import Location
 
 
+def storable_text(text: str) -> str:
+    """`text` without U+0000, which PostgreSQL's text type cannot hold (SQLite's can): a name
+    or a message text is stored alike on both, and a NUL a platform lets through does not fail
+    the person's transaction."""
+    return text.replace("\x00", "")
+
+
 @dataclass(frozen=True, slots=True)
 class Inbound:
     """One thing a person did: a message, a button press, a shared location or photo."""

@@ -230,6 +230,31 @@ async def test_a_webhook_update_with_hostile_ids_is_answered_200_and_writes_noth
     assert_refusals_logged(caplog)
 
 
+async def test_nul_characters_in_a_name_or_text_are_dropped_before_the_database(
+    webhook: tuple[FakeBotApi, Jingtu], caplog: pytest.LogCaptureFixture
+):
+    # bench/fuzz.py --postgres found a first name with U+0000 failing the person's INSERT
+    # (PostgreSQL's text cannot hold it; SQLite's can), logged with a traceback.
+    api, app = webhook
+    update = text_update(user_id=GOOD_USER, chat_id=GOOD_USER, update_id=1, text="/start\x00")
+    update["message"]["from"]["first_name"] = "Dro\x00lma"
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"http://127.0.0.1:{app.web_port}{WEBHOOK_PATH}",
+            json=update,
+            headers={SECRET_HEADER: SECRET},
+        ) as response,
+    ):
+        assert response.status == 200
+    await api.wait_for_messages(GOOD_USER, 1)
+    async with app.database.reader() as s:
+        names = (await s.scalars(select(Person.display_name))).all()
+    assert names == ["Drolma"]
+    assert "went wrong" not in api.sent_to(GOOD_USER)[0]["text"]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
 # --------------------------------------------------------------------------- Telegram polling
 
 

@@ -225,12 +225,12 @@ async def test_fuzzed_polled_updates_cause_no_error_and_forged_ids_write_nothing
     update, forged_id = case
     if ordinary_update_id(update.get("update_id")):
         del update["update_id"]  # the fake numbers it after the ones before, as Telegram would
-    before = await database_counts(app)
+    before = await database_counts(app.database)
     api.push_update(update)
     # Confirmed by the next getUpdates, which waits until everything fetched has been handled.
     await api.wait_until_updates_consumed()
     if forged_id:
-        assert await database_counts(app) == before, update
+        assert await database_counts(app.database) == before, update
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not errors, [r.getMessage() for r in errors]
 

@@ -2,13 +2,16 @@
 
 Odd bytes in query parameters, endless chunked bodies, floods of forged signatures and fuzzed
 bodies (plaintext and safe mode) get a 4xx, a 429 or ``success``: never a 5xx, never a traceback,
-and nothing invalid reaches the database. A message is answered only once it is stored.
+and nothing invalid reaches the database. A message is answered only once it is stored; while
+the database is away it is not answered ``success``, and WeChat's retry stores it once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from urllib.parse import quote_from_bytes
 
 import aiohttp
@@ -16,18 +19,22 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import make_url, select
 
 from bot.channels.door import REFUSALS_PER_WINDOW, RefusalThrottle
 from bot.config import Settings
+from bot.services import conversation
 from bot.storage.models import ProcessedUpdate
 from tests.fakes.wechat_server import to_xml, wechat_signature
 from tests.support.clock import FakeClock
 from tests.support.fuzzing import FUZZ_EXAMPLES, database_counts, wechat_messages
+from tests.support.postgres_relay import CuttablePostgres
 from tests.support.wechat_driver import WeChatDriver, wechat_driver
 
 # The door is the same whatever the database behind it.
 SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+# A database that goes away and comes back: PostgreSQL behind a relay that can be cut.
+POSTGRES = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 
 
 @pytest.fixture(params=["safe", "plaintext"])
@@ -107,7 +114,7 @@ async def test_a_chunked_body_over_the_limit_is_refused_without_content_length(
         http.post(wx.fake.webhook_url, params=query, data=endless()) as response,
     ):
         assert response.status == 413
-    assert await database_counts(wx.app) == (0, 0, 0, 0)
+    assert await database_counts(wx.app.database) == (0, 0, 0, 0)
 
 
 @SQLITE
@@ -121,7 +128,7 @@ async def test_a_source_refused_too_often_is_shut_out_for_the_window(wx: WeChatD
     # Shut out, even with the right signature, until the window has passed.
     assert (await fake.post(query, body)).status == 429
     assert (await fake.verify_server("1")).status == 429
-    assert await database_counts(wx.app) == (0, 0, 0, 0)
+    assert await database_counts(wx.app.database) == (0, 0, 0, 0)
 
 
 @SQLITE
@@ -140,10 +147,90 @@ async def test_a_message_is_answered_only_once_it_is_stored(wx: WeChatDriver):
 @SQLITE
 async def test_a_retry_of_a_stored_message_changes_nothing(wx: WeChatDriver):
     assert await wx.fake.user_text("oJingtu_retry", "/help") == (200, "success")
-    before = await database_counts(wx.app)
+    before = await database_counts(wx.app.database)
     assert await wx.fake.redeliver_last("oJingtu_retry") == (200, "success")
-    assert await database_counts(wx.app) == before
+    assert await database_counts(wx.app.database) == before
     assert len(wx.fake.sent_to("oJingtu_retry")) == 1
+
+
+# --------------------------------------------------------------------------- database away
+
+
+@pytest.fixture
+async def relay(settings: Settings) -> AsyncIterator[tuple[CuttablePostgres, Settings]]:
+    """PostgreSQL through a relay the test can cut and mend, and settings that use it."""
+    url = make_url(settings.database_url)
+    relay = CuttablePostgres(url.host or "127.0.0.1", url.port or 5432)
+    port = await relay.start()
+    relayed = url.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+    try:
+        yield relay, replace(settings, database_url=relayed)
+    finally:
+        await relay.stop()
+
+
+@POSTGRES
+@pytest.mark.parametrize("safe_mode", [True, False], ids=["safe", "plaintext"])
+async def test_a_message_not_stored_is_not_answered_success_and_its_retry_is_stored_once(
+    relay: tuple[CuttablePostgres, Settings],
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog,
+    safe_mode: bool,
+):
+    # The door answered "success" whatever became of the message: a message that could not be
+    # stored was forgotten by WeChat, and the lane logged a traceback.
+    cut, relayed = relay
+    # How long a transaction waits for the database; 30 s in production, which only makes the
+    # test slower: what is tested is what the door answers once it gives up.
+    monkeypatch.setattr(conversation, "STORE_PATIENCE", 0.5)
+    async with wechat_driver(relayed, clock, safe_mode=safe_mode) as wx:
+        openid = "oJingtu_away"
+        before = await database_counts(wx.app.database)
+        cut.sever()  # PostgreSQL goes away
+        answer = await wx.fake.user_text(openid, "/help")
+        assert answer.status == 503
+        assert answer.text != "success" and answer.text != ""  # either would make WeChat forget
+        cut.cut = False  # PostgreSQL is back
+        assert await database_counts(wx.app.database) == before  # nothing half-stored
+        assert wx.fake.sent_to(openid) == []
+        # WeChat's retry: the same MsgId, signed anew.
+        assert await wx.fake.redeliver_last(openid) == (200, "success")
+        async with wx.app.database.reader() as s:
+            stored = (await s.scalars(select(ProcessedUpdate.update_id))).all()
+        assert len(stored) == 1
+        assert len(wx.fake.sent_to(openid)) == 1
+        # A later retry of the same message changes nothing.
+        after = await database_counts(wx.app.database)
+        assert await wx.fake.redeliver_last(openid) == (200, "success")
+        assert await database_counts(wx.app.database) == after
+        assert len(wx.fake.sent_to(openid)) == 1
+    assert errors(caplog) == []
+
+
+@POSTGRES
+async def test_retries_that_arrive_while_the_database_is_away_store_the_message_once(
+    relay: tuple[CuttablePostgres, Settings], clock: FakeClock, caplog
+):
+    # WeChat hangs up after 5 s and sends the message again; the first delivery keeps trying
+    # to store it, and the retries wait behind it in the person's lane.
+    cut, relayed = relay
+    async with wechat_driver(relayed, clock) as wx:
+        openid = "oJingtu_retried"
+        cut.sever()
+        first = asyncio.create_task(wx.fake.user_text(openid, "/help"))
+        await cut.refused.wait()  # Jingtu tried to store it, and could not
+        retries = [asyncio.create_task(wx.fake.redeliver_last(openid)) for _ in range(3)]
+        cut.cut = False
+        answers = await asyncio.gather(first, *retries)
+        assert answers == [(200, "success")] * 4
+        async with wx.app.database.reader() as s:
+            stored = (await s.scalars(select(ProcessedUpdate.update_id))).all()
+        assert len(stored) == 1
+        await wx.fake.wait_for_messages(openid, 1)
+        assert len(wx.fake.sent_to(openid)) == 1
+        assert "went wrong" not in wx.fake.sent_to(openid)[0]["text"]["content"]
+    assert errors(caplog) == []
 
 
 # --------------------------------------------------------------------------- fuzzing
@@ -171,14 +258,14 @@ async def test_fuzzed_bodies_get_no_5xx_and_invalid_ones_change_nothing(
     wx.app.wechat.refusals = RefusalThrottle(limit=10**9)
     body, invalid = case
     fake = wx.fake
-    before = await database_counts(wx.app)
+    before = await database_counts(wx.app.database)
     query, signed_body = fake.signed_request(body)
     answer = await fake.post(query, signed_body)
     assert answer.status < 500, answer
     if answer.status == 200:
         assert answer.text == "success"
     if invalid or answer.status != 200:
-        assert await database_counts(wx.app) == before, body[:200]
+        assert await database_counts(wx.app.database) == before, body[:200]
     if envelope is not None:  # a body that is no WeChat envelope at all, signed or not
         assert (await fake.post(query, envelope)).status in (400, 401)
         assert (await fake.post({**query, "signature": "x"}, envelope)).status in (400, 401)

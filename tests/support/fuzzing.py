@@ -19,7 +19,7 @@ from xml.sax.saxutils import escape
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot.app import Jingtu
+from bot.storage.db import Database
 from bot.storage.models import Case, OutboxMessage, Person, ProcessedUpdate
 
 # Examples per fuzz test in the suite; JINGTU_FUZZ_EXAMPLES=10000 for a long run.
@@ -264,9 +264,9 @@ def wechat_messages(draw: st.DrawFn, openids: st.SearchStrategy[str]) -> tuple[b
 # --------------------------------------------------------------------------- what is checked
 
 
-async def database_counts(app: Jingtu) -> tuple[int, ...]:
+async def database_counts(database: Database) -> tuple[int, ...]:
     """Rows an inbound message can add: people, update ids, cases and outbox messages."""
-    async with app.database.reader() as s:
+    async with database.reader() as s:
         return tuple(
             [
                 int(await s.scalar(select(func.count()).select_from(model)) or 0)
