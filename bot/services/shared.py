@@ -9,7 +9,11 @@ stored (then only if nobody has stored a newer one meanwhile).
 `DatabaseSendBudget` is one bot token's send budget on PostgreSQL, shared by every sender:
 a row holds the next free sending slot; each request takes the next slot with one UPDATE
 (slots are 1/rate apart, on the database's clock, so hosts' clocks do not matter) and waits
-for it. Why a budget in the database and not one elected sender: replies go out from the web
+for it. A slot is used on time or not at all: a sender that wakes more than `LATE_AFTER` past
+its slot (kept off a busy CPU, or its event loop held up) gives it up and takes a fresh one.
+Otherwise a late request would land among the requests of later slots, and the platform would
+count more than the rate in one second; a slot given up only leaves that second one short.
+Why a budget in the database and not one elected sender: replies go out from the web
 process that handled the update (at once, without a hop through another process), broadcasts
 from the scheduler leader and retries from any sender; a row every one of them takes slots
 from keeps one limit over all of them, and no election has to fail over before anything can
@@ -19,6 +23,8 @@ be sent.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -28,7 +34,13 @@ from bot.config import Settings
 from bot.storage.db import Database, insert_ignore
 from bot.storage.models import SendBudget, SharedToken, utcnow
 
+log = logging.getLogger(__name__)
+
 Fetch = Callable[[], Awaitable[tuple[str, int]]]
+
+# How late past its slot a request may still leave. Requests that leave up to this late can
+# put rate × LATE_AFTER more (2 %) into one second than the rate; later ones take a new slot.
+LATE_AFTER = 0.02  # seconds
 
 
 class DatabaseTokenStore:
@@ -109,6 +121,8 @@ class DatabaseSendBudget:
         name: str,
         per_second: float,
         *,
+        late_after: float = LATE_AFTER,
+        monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if per_second <= 0:
@@ -116,12 +130,28 @@ class DatabaseSendBudget:
         self.database = database
         self.name = name
         self.spacing = 1.0 / per_second
+        self.late_after = late_after
+        self.monotonic = monotonic
         self.sleep = sleep
+        self.given_up = 0  # slots this process woke too late for (logged, and read by tests)
         self._row_made = False
 
     async def take(self) -> None:
-        """Wait for this process's next slot: at most `per_second` requests a second start,
-        counted over every process sharing the database."""
+        """Wait for a slot and return on time for it: at most `per_second` requests a second
+        start, counted over every process sharing the database (see the module's docstring)."""
+        while True:
+            slot = await self._next_slot()
+            delay = slot - self.monotonic()
+            if delay > 0:
+                await self.sleep(delay)
+            late = self.monotonic() - slot
+            if late <= self.late_after:
+                return
+            self.given_up += 1
+            log.debug("woke %.0f ms after a send slot: took a fresh one", late * 1000)
+
+    async def _next_slot(self) -> float:
+        """Take the next free slot; when it is, on this process's monotonic clock."""
         async with self.database.transaction() as session:
             if not self._row_made:
                 await insert_ignore(
@@ -129,8 +159,10 @@ class DatabaseSendBudget:
                 )
                 self._row_made = True
             wait = await session.scalar(_TAKE_SLOT, {"name": self.name, "spacing": self.spacing})
-        if wait is not None and float(wait) > 0:
-            await self.sleep(float(wait))
+            # Counted from the moment the answer was read, not after the commit: the slot's
+            # time passes on the database's clock while the commit is written.
+            slot = self.monotonic() + max(float(wait or 0.0), 0.0)
+        return slot
 
 
 def telegram_send_budget(database: Database, settings: Settings) -> DatabaseSendBudget | None:
