@@ -28,9 +28,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.delivery import broadcast_store, outbox
-from bot.services import leader
-from bot.services.leader import process_identity
+from bot.delivery.broadcast_store import release_claims as release_delivery_claims
+from bot.delivery.outbox import release_claims as release_outbox_claims
+from bot.services.leader import process_identity, release_held
 from bot.storage.db import Database
 from bot.storage.models import ProcessHeartbeat, utcnow
 
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 # Everything a process claims in its own name, and so what `_bury` takes back from the dead:
 # outbox rows, broadcast deliveries, and leader leases (so the sends it led resume at once).
-_CLAIMS = (outbox.release_claims, broadcast_store.release_claims, leader.release_held)
+_CLAIMS = (release_outbox_claims, release_delivery_claims, release_held)
 
 BEAT_SECONDS = 5.0
 STALE_AFTER = timedelta(seconds=20)
