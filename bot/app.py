@@ -160,6 +160,7 @@ class Jingtu:
             clock=self.clock,
             monotonic=self.monotonic,
             sleep=self.sleep,
+            holder=self.heartbeat.id,
         )
         self.outreach = OutreachService(
             self.database,

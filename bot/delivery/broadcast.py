@@ -121,6 +121,7 @@ class BroadcastSender:
     batch_size: int = 500
     flush_size: int = 25
     lease: timedelta = timedelta(seconds=120)
+    holder: str | None = None  # the process's heartbeat id, recorded on the rows it claims
     max_attempts: int = 6
     stats_every: float = 5.0  # seconds (monotonic) between progress writes to the run row
     on_progress: ProgressHook | None = None
@@ -135,6 +136,7 @@ class BroadcastSender:
             self.clock,
             batch_size=self.batch_size,
             lease=self.lease,
+            holder=self.holder,
         )
 
     @property
@@ -349,6 +351,9 @@ class BroadcastEngine:
     clock: Clock = utcnow
     monotonic: Monotonic = time.monotonic
     sleep: Sleep = asyncio.sleep
+    # The process's heartbeat id: the rows it claims name it, so they are taken back at once
+    # should it die (`bot.services.processes`). None: no heartbeat, the lease alone.
+    holder: str | None = None
     _limiters: dict[str, RateLimiter] = field(default_factory=dict, repr=False)
 
     def limiter_for(self, channel: str) -> RateLimiter:
@@ -376,6 +381,7 @@ class BroadcastEngine:
             concurrency=concurrency_for(self.rate),
             flush_size=flush_size_for(self.rate),
             batch_size=batch_size_for(self.rate),
+            holder=self.holder,
             on_progress=on_progress,
         )
 

@@ -2,7 +2,11 @@
 
 Rows are read in keyset-paginated pages by id (memory stays flat however many recipients) and
 claimed with a lease: pending → sending (next_attempt_at = lease end) → sent | failed | blocked |
-skipped, or back to pending with a later next_attempt_at (a retry). A claimed row whose lease has
+skipped, or back to pending with a later next_attempt_at (a retry). A claimed row names its
+claimer (`claimed_by`, the process's heartbeat id) while it is `sending`: when that process is
+known dead (it restarted under its name, or its heartbeat went stale; `bot.services.processes`
+decides, for outbox rows and deliveries alike) `release_claims` makes its rows pending at once.
+Otherwise — a claimer without a heartbeat, such as `campaign send-now` — a row whose lease has
 run out belongs to a process that died: `requeue_expired` makes it pending again.
 
 The sending itself (rate limits, retries, concurrency, when to write) is `bot.delivery.broadcast`;
@@ -12,7 +16,7 @@ session's Connection (nothing per page or per batch is derived afresh; see `_cor
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,7 +44,7 @@ def _mark_statement(kind: str) -> Update:
     keeps its cache key. The ids are one expanding parameter (one compiled form for any count).
     Like every statement below, it is executed on the session's Connection (see `_core`).
     """
-    values: dict[str, Any] = {"status": kind}
+    values: dict[str, Any] = {"status": kind, "claimed_by": None}
     if kind != SKIPPED:
         values["attempts"] = Delivery.attempts + 1
     if kind == SENT:
@@ -68,7 +72,7 @@ _MARK = {kind: _mark_statement(kind) for kind in (SENT, FAILED, BLOCKED, SKIPPED
 _CLAIM = (
     update(Delivery)
     .where(Delivery.id.in_(bindparam("ids", expanding=True)))
-    .values(status="sending", next_attempt_at=bindparam("lease_end"))
+    .values(status="sending", next_attempt_at=bindparam("lease_end"), claimed_by=bindparam("by"))
     .execution_options(synchronize_session=False)
 )
 # Outcomes that are not a plain final status: the error text, a retry later, giving up.
@@ -78,8 +82,11 @@ _RETRY = _by_id(
     attempts=bindparam("tries"),
     next_attempt_at=bindparam("due"),
     last_error=bindparam("error"),
+    claimed_by=None,
 )
-_GIVE_UP = _by_id(status=FAILED, attempts=bindparam("tries"), last_error=bindparam("error"))
+_GIVE_UP = _by_id(
+    status=FAILED, attempts=bindparam("tries"), last_error=bindparam("error"), claimed_by=None
+)
 _STATS = (
     update(CampaignRun)
     .where(CampaignRun.id == bindparam("b_run_id"))
@@ -93,9 +100,28 @@ _REQUEUE = (
         Delivery.status == "sending",
         Delivery.next_attempt_at <= bindparam("now"),
     )
-    .values(status="pending")
+    .values(status="pending", claimed_by=None)
     .execution_options(synchronize_session=False)
 )
+_RELEASE = (
+    update(Delivery)
+    .where(
+        Delivery.claimed_by.in_(bindparam("holders", expanding=True)),
+        Delivery.status == "sending",
+    )
+    .values(status="pending", next_attempt_at=bindparam("now"), claimed_by=None)
+    .execution_options(synchronize_session=False)
+)
+
+
+async def release_claims(session: AsyncSession, holders: Sequence[str], *, now: datetime) -> int:
+    """Give back, due now, the deliveries `holders` (processes known dead) had claimed;
+    returns how many. Whether a process is dead is decided by `bot.services.processes`."""
+    if not holders:
+        return 0
+    connection = await _core(session)
+    result = await connection.execute(_RELEASE, {"holders": list(holders), "now": now})
+    return int(result.rowcount or 0)
 
 
 async def _core(session: AsyncSession) -> AsyncConnection:
@@ -197,6 +223,7 @@ class BroadcastStore:
     clock: Clock
     batch_size: int = 500
     lease: timedelta = timedelta(seconds=120)
+    holder: str | None = None  # recorded on the rows this store claims (the heartbeat's id)
     _claim_queries: dict[str, ClaimQuery] = field(default_factory=dict, repr=False)
 
     # -- claiming ----------------------------------------------------------------------------
@@ -252,7 +279,10 @@ class BroadcastStore:
             if not page:
                 return []
             ids = [recipient.delivery_id for recipient in page]
-            await connection.execute(_CLAIM, {"ids": ids, "lease_end": now + self.lease})
+            lease_end = now + self.lease
+            await connection.execute(
+                _CLAIM, {"ids": ids, "lease_end": lease_end, "by": self.holder}
+            )
         return page
 
     async def requeue_expired(self, run_id: int) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, case, select, update
@@ -106,6 +107,21 @@ async def fence(
         or lock.expires_at <= now
     ):
         raise LeaseLost(f"lease {name} is no longer held by {holder} with token {token}")
+
+
+async def release_held(session: AsyncSession, holders: Sequence[str], *, now: datetime) -> int:
+    """End now the leases `holders` (processes known dead) held, so another process takes over
+    at once rather than when they run out; returns how many. A holder that was only paused
+    finds, when it wakes, that its token no longer fences anything (see the top)."""
+    if not holders:
+        return 0
+    connection = await session.connection()
+    result = await connection.execute(
+        update(LeaderLock)
+        .where(LeaderLock.holder.in_(list(holders)), LeaderLock.expires_at > now)
+        .values(expires_at=now)
+    )
+    return int(result.rowcount or 0)
 
 
 async def release(database: Database, name: str, holder: str, *, now: datetime) -> None:

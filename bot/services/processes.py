@@ -1,7 +1,8 @@
 """Heartbeats: which processes are alive, and taking back at once what a dead one had claimed.
 
 Every process holds a row in `process_heartbeats`, renewed every `BEAT_SECONDS`. An outbox row
-claimed for sending names its claimer (`claimed_by`). Two things make a claimer dead:
+or a broadcast delivery claimed for sending names its claimer (`claimed_by`), a leader lease its
+holder. Two things make a claimer dead:
 
 * a process starts under the same name (JINGTU_PROCESS_NAME; a systemd unit restarts one
   process per name): its predecessor of that name is gone, and everything it claimed is taken
@@ -10,7 +11,7 @@ claimed for sending names its claimer (`claimed_by`). Two things make a claimer 
   name, which is logged, and left to the heartbeat);
 * its heartbeat is older than `STALE_AFTER`: any live process takes its rows back at its next
   beat, so with several processes a killed one's rows are sent again within
-  STALE_AFTER + BEAT_SECONDS (25 s), not after the 60 s / 120 s lease.
+  STALE_AFTER + BEAT_SECONDS (25 s), not after the 60 s / 120 s lease (30 s for leadership).
 
 A process that is only slow (a pause longer than STALE_AFTER) may then see a row it was sending
 sent by another as well: the same at-least-once bound as a crash, one row per chat in flight.
@@ -27,12 +28,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.delivery.outbox import release_claims
-from bot.services.leader import process_identity
+from bot.delivery.broadcast_store import release_claims as release_delivery_claims
+from bot.delivery.outbox import release_claims as release_outbox_claims
+from bot.services.leader import process_identity, release_held
 from bot.storage.db import Database
 from bot.storage.models import ProcessHeartbeat, utcnow
 
 log = logging.getLogger(__name__)
+
+# Everything a process claims in its own name, and so what `_bury` takes back from the dead:
+# outbox rows, broadcast deliveries, and leader leases (so the sends it led resume at once).
+_CLAIMS = (release_outbox_claims, release_delivery_claims, release_held)
 
 BEAT_SECONDS = 5.0
 STALE_AFTER = timedelta(seconds=20)
@@ -108,7 +114,7 @@ class Heartbeat:
                 )
             )
         if taken:
-            log.info("took back %d outbox rows claimed by %s", taken, ", ".join(dead))
+            log.info("took back %d rows claimed by %s", taken, ", ".join(dead))
         return taken
 
     async def beat(self) -> int:
@@ -137,7 +143,7 @@ class Heartbeat:
             )
             taken = await self._bury(session, dead, now)
         if taken:
-            log.warning("took back %d outbox rows of stale processes %s", taken, ", ".join(dead))
+            log.warning("took back %d rows of stale processes %s", taken, ", ".join(dead))
         return taken
 
     async def stop(self) -> None:
@@ -151,6 +157,8 @@ class Heartbeat:
         """Take back the rows `ids` had claimed and forget their heartbeats."""
         if not ids:
             return 0
-        taken = await release_claims(session, ids, now=now)
+        taken = 0
+        for release in _CLAIMS:
+            taken += await release(session, ids, now=now)
         await session.execute(delete(ProcessHeartbeat).where(ProcessHeartbeat.id.in_(ids)))
         return taken

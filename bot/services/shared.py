@@ -9,7 +9,12 @@ stored (then only if nobody has stored a newer one meanwhile).
 `DatabaseSendBudget` is one bot token's send budget on PostgreSQL, shared by every sender:
 a row holds the next free sending slot; each request takes the next slot with one UPDATE
 (slots are 1/rate apart, on the database's clock, so hosts' clocks do not matter) and waits
-for it. Why a budget in the database and not one elected sender: replies go out from the web
+for it, placing the slot on its own clock by `DatabaseClock`. A slot is used on time or not at
+all: a sender more than `LATE_AFTER` past its slot (kept off a busy CPU, its event loop held up,
+or the database's answer slow to arrive) gives it up and takes a fresh one. Otherwise a late
+request would land among the requests of later slots, and the platform would count more than
+the rate in one second; a slot given up only leaves that second one short.
+Why a budget in the database and not one elected sender: replies go out from the web
 process that handled the update (at once, without a hop through another process), broadcasts
 from the scheduler leader and retries from any sender; a row every one of them takes slots
 from keeps one limit over all of them, and no election has to fail over before anything can
@@ -19,6 +24,9 @@ be sent.
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -28,7 +36,13 @@ from bot.config import Settings
 from bot.storage.db import Database, insert_ignore
 from bot.storage.models import SendBudget, SharedToken, utcnow
 
+log = logging.getLogger(__name__)
+
 Fetch = Callable[[], Awaitable[tuple[str, int]]]
+
+# How late past its slot a request may still leave. Requests that leave up to this late can
+# put rate × LATE_AFTER more (2 %) into one second than the rate; later ones take a new slot.
+LATE_AFTER = 0.02  # seconds
 
 
 class DatabaseTokenStore:
@@ -88,16 +102,55 @@ class DatabaseTokenStore:
             return value, row.expires_at
 
 
+# The next free slot, at least `lead` seconds ahead of the database's clock; returns the slot and
+# the database's clock as read then (seconds since the epoch, both on the database's clock).
 _TAKE_SLOT = text(
     """
     UPDATE send_budgets
-    SET next_slot_at = GREATEST(next_slot_at, clock_timestamp() AT TIME ZONE 'UTC')
-        + make_interval(secs => :spacing)
+    SET next_slot_at = GREATEST(
+            next_slot_at,
+            clock_timestamp() AT TIME ZONE 'UTC' + make_interval(secs => :lead)
+        ) + make_interval(secs => :spacing)
     WHERE name = :name
-    RETURNING EXTRACT(EPOCH FROM next_slot_at - (clock_timestamp() AT TIME ZONE 'UTC'))
-        - :spacing
+    RETURNING EXTRACT(EPOCH FROM next_slot_at) - :spacing,
+        EXTRACT(EPOCH FROM clock_timestamp() AT TIME ZONE 'UTC')
     """
 )
+
+# How far ahead a fresh slot may be asked for after a late one (see `DatabaseSendBudget.take`).
+MAX_LEAD = 1.0  # seconds
+# How fast an estimate of the database's clock is trusted less as it ages: clocks drift apart
+# by far less, but the database's host may be set to another time.
+CLOCK_ESTIMATE_AGEING = 1e-3  # seconds of doubt per second
+
+
+class DatabaseClock:
+    """The database's clock, as seen from this process's monotonic clock.
+
+    Each answer carries the time the database read while answering, somewhere between our
+    asking and our reading the answer; so the answer that came back fastest places the
+    database's clock best (as NTP does), within half its round trip. Placing a slot this way,
+    rather than as "wait this long from when the answer was read", keeps the slot where the
+    database put it however late its answer came: a busy process may read one answer 100 ms
+    later than the next, which would otherwise move its slot by as much.
+    """
+
+    def __init__(self) -> None:
+        self.offset = 0.0  # database time minus monotonic time
+        self.error = math.inf  # the offset is right within this many seconds
+        self.observed_at = 0.0
+
+    def observe(self, database_now: float, asked: float, answered: float) -> None:
+        error = (answered - asked) / 2
+        doubt = self.error + (answered - self.observed_at) * CLOCK_ESTIMATE_AGEING
+        if error <= doubt:
+            self.offset = database_now - (asked + answered) / 2
+            self.error = error
+            self.observed_at = answered
+
+    def local(self, database_time: float) -> float:
+        """A moment on the database's clock, on this process's monotonic clock."""
+        return database_time - self.offset
 
 
 class DatabaseSendBudget:
@@ -109,6 +162,8 @@ class DatabaseSendBudget:
         name: str,
         per_second: float,
         *,
+        late_after: float = LATE_AFTER,
+        monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if per_second <= 0:
@@ -116,21 +171,45 @@ class DatabaseSendBudget:
         self.database = database
         self.name = name
         self.spacing = 1.0 / per_second
+        self.late_after = late_after
+        self.monotonic = monotonic
         self.sleep = sleep
+        self.clock = DatabaseClock()
+        self.given_up = 0  # slots this process was too late for (logged, and read by tests)
         self._row_made = False
 
     async def take(self) -> None:
-        """Wait for this process's next slot: at most `per_second` requests a second start,
-        counted over every process sharing the database."""
+        """Wait for a slot and return on time for it: at most `per_second` requests a second
+        start, counted over every process sharing the database (see the module's docstring)."""
+        lead = 0.0
+        while True:
+            slot = await self._next_slot(lead)
+            delay = slot - self.monotonic()
+            if delay > 0:
+                await self.sleep(delay)
+            late = self.monotonic() - slot
+            if late <= self.late_after:
+                return
+            self.given_up += 1
+            log.debug("%.0f ms late for a send slot: took a fresh one", late * 1000)
+            # The fresh slot is asked for at least as far ahead as this one was missed by, so
+            # that a slow answer from the database cannot make every slot it hands out stale.
+            lead = min(late, MAX_LEAD)
+
+    async def _next_slot(self, lead: float) -> float:
+        """Take the next free slot at least `lead` seconds ahead; when it is, on this
+        process's monotonic clock."""
         async with self.database.transaction() as session:
             if not self._row_made:
                 await insert_ignore(
                     session, SendBudget, {"name": self.name, "next_slot_at": utcnow()}
                 )
                 self._row_made = True
-            wait = await session.scalar(_TAKE_SLOT, {"name": self.name, "spacing": self.spacing})
-        if wait is not None and float(wait) > 0:
-            await self.sleep(float(wait))
+            asked = self.monotonic()
+            params = {"name": self.name, "spacing": self.spacing, "lead": lead}
+            slot, database_now = (await session.execute(_TAKE_SLOT, params)).one()
+            self.clock.observe(float(database_now), asked, self.monotonic())
+        return self.clock.local(float(slot))
 
 
 def telegram_send_budget(database: Database, settings: Settings) -> DatabaseSendBudget | None:

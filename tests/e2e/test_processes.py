@@ -24,7 +24,16 @@ from bot.delivery.outbox import Envelope, add_to_outbox
 from bot.services import campaigns
 from bot.services.outreach import LEASE
 from bot.storage.db import Database
-from bot.storage.models import CampaignRun, OutboxMessage, ProcessedUpdate, ProcessHeartbeat
+from bot.storage.models import (
+    CampaignRun,
+    Delivery,
+    OutboxMessage,
+    Person,
+    ProcessedUpdate,
+    ProcessHeartbeat,
+    Subscription,
+    utcnow,
+)
 from handlers.contract import Location, Reply
 from tests.fakes.telegram_api import FakeBotApi
 from tests.fakes.wechat_server import FakeWeChat
@@ -68,6 +77,24 @@ async def stage(app: Jingtu, replies: list[tuple[str, Reply]], *, claimed: bool 
             claimed_for=app.conversation.reply_lease if claimed else None,
             claimed_by=app.heartbeat.id if claimed else None,
         )
+
+
+async def subscribe(database: Database, chats: list[int]) -> None:
+    """Telegram residents subscribed to campaigns, one per chat."""
+    async with database.transaction() as session:
+        for chat in chats:
+            person = Person(
+                channel="telegram",
+                channel_user_id=str(chat),
+                chat_id=str(chat),
+                display_name="",
+                locale="en",
+                reachable=True,
+                created_at=utcnow(),
+            )
+            session.add(person)
+            await session.flush()
+            session.add(Subscription(person_id=person.id, topic="campaigns", created_at=utcnow()))
 
 
 async def outbox(app: Jingtu) -> list[OutboxMessage]:
@@ -147,6 +174,84 @@ async def test_a_live_process_takes_back_the_rows_of_one_whose_heartbeat_went_st
         await web.heartbeat.beat()
         assert await web.dispatcher.drain_until_empty() == 0
     assert len(api.sent_to(81002)) == 1
+
+
+class Hanging:
+    """A Telegram sender whose requests never come back: the process dies with them out."""
+
+    def __init__(self) -> None:
+        self.called = asyncio.Event()
+
+    async def send(self, chat_id: str, payload: dict, parts: object = None) -> None:
+        self.called.set()
+        await asyncio.Event().wait()
+
+
+async def killed_mid_broadcast(settings: Settings, clock: FakeClock, name: str) -> int:
+    """A leader `name` starts a run to five residents, claims its rows, and is SIGKILLed with
+    every one of them claimed and none sent; returns the run's id."""
+    dead = Jingtu(replace(settings, process_name=name), clock=clock, role="scheduler")
+    dead.attach_telegram()
+    await dead.start(background=False)
+    await subscribe(dead.database, [84_000 + i for i in range(5)])
+    request = campaigns.build_request("nyang-river", params={"date": "June 5"})
+    run_id, _ = await dead.outreach.start_run(request)
+    hanging = Hanging()
+    dead.senders["telegram"] = hanging
+    draining = asyncio.create_task(dead.outreach.drain_run(run_id))
+    await hanging.called.wait()
+    draining.cancel()  # SIGKILL: nothing is handed back, the heartbeat row stays as it was
+    with contextlib.suppress(asyncio.CancelledError):
+        await draining
+    assert dead.telegram is not None
+    await dead.telegram.stop()
+    async with dead.database.reader() as session:
+        claimers = (
+            await session.scalars(select(Delivery.claimed_by).where(Delivery.run_id == run_id))
+        ).all()
+    await dead.database.dispose()
+    assert claimers == [dead.heartbeat.id] * 5
+    return run_id
+
+
+async def delivered(app: Jingtu, run_id: int) -> list[tuple[str, str | None]]:
+    async with app.database.reader() as session:
+        rows = await session.execute(
+            select(Delivery.status, Delivery.claimed_by).where(Delivery.run_id == run_id)
+        )
+        return [(status, by) for status, by in rows.all()]
+
+
+async def test_a_restarted_leader_takes_back_at_once_the_deliveries_its_predecessor_claimed(
+    settings: Settings, clock: FakeClock
+):
+    async with FakeBotApi() as api:
+        hooked = telegram_settings(settings, api)
+        run_id = await killed_mid_broadcast(hooked, clock, "scheduler-1")
+        async with processes(hooked, clock, ("scheduler-1", "scheduler")) as (successor,):
+            # The same moment: the rows' 120 s lease has not run out.
+            result = await successor.outreach.drain_run(run_id)
+            rows = await delivered(successor, run_id)
+    assert result.status == "done"
+    assert rows == [("sent", None)] * 5
+    assert all(len(api.sent_to(84_000 + i)) == 1 for i in range(5))
+
+
+async def test_a_live_process_takes_back_the_deliveries_of_a_leader_whose_heartbeat_went_stale(
+    settings: Settings, clock: FakeClock
+):
+    async with FakeBotApi() as api:
+        hooked = telegram_settings(settings, api)
+        async with processes(hooked, clock, ("scheduler-2", "scheduler")) as (other,):
+            run_id = await killed_mid_broadcast(hooked, clock, "scheduler-1")
+            assert await other.heartbeat.beat() == 0  # scheduler-1's heartbeat is fresh
+            clock.advance(seconds=21)  # it stops beating; far short of the 120 s lease
+            assert await other.heartbeat.beat() == 6  # its five deliveries, its leadership
+            result = await other.outreach.drain_run(run_id)
+            rows = await delivered(other, run_id)
+    assert result.status == "done"
+    assert rows == [("sent", None)] * 5
+    assert all(len(api.sent_to(84_000 + i)) == 1 for i in range(5))
 
 
 async def test_a_two_part_notice_whose_second_part_fails_is_retried_without_the_first(
@@ -313,24 +418,10 @@ async def test_campaign_send_now_takes_its_sends_from_the_shared_budget(
     web processes may be replying meanwhile, so it must take from the bot's one budget too,
     not send at the broadcast rate on its own."""
     from bot.cli import main
-    from bot.storage.models import Person, Subscription, utcnow
 
     chats = [83_000 + i for i in range(24)]
     database = Database.from_url(settings.database_url)
-    async with database.transaction() as session:
-        for chat in chats:
-            person = Person(
-                channel="telegram",
-                channel_user_id=str(chat),
-                chat_id=str(chat),
-                display_name="",
-                locale="en",
-                reachable=True,
-                created_at=utcnow(),
-            )
-            session.add(person)
-            await session.flush()
-            session.add(Subscription(person_id=person.id, topic="campaigns", created_at=utcnow()))
+    await subscribe(database, chats)
     await database.dispose()
     async with FakeBotApi() as api:
         for key, value in {
