@@ -6,7 +6,7 @@ or its heartbeat goes stale, instead of after their 120 s lease. Only rows being
 claimer, so the partial index stays as small as what is in flight.
 
 Revision ID: 0009_delivery_claims
-Revises: 0007_processes
+Revises: 0008_desk_indexes
 Create Date: 2026-11-30 19:00:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_delivery_claims"
-down_revision: str | None = "0007_processes"
+down_revision: str | None = "0008_desk_indexes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
