@@ -33,6 +33,9 @@ from aiohttp import web
 
 from tests.fakes.telegram_api import FakeBotApi
 
+# Where `python -m tests.fakes.telegram_api_server` resolves, whatever the caller's directory.
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def control_app(api: FakeBotApi) -> web.Application:
     async def user_text(request: web.Request) -> web.Response:
@@ -110,7 +113,7 @@ class FakeBotApiProcess:
         if self.global_per_second is not None:
             args += ["--global-per-second", f"{self.global_per_second:g}"]
         self._process = await asyncio.create_subprocess_exec(
-            *args, stdout=asyncio.subprocess.PIPE, cwd=Path(__file__).resolve().parents[2]
+            *args, stdout=asyncio.subprocess.PIPE, cwd=ROOT
         )
         assert self._process.stdout is not None
         line = await self._process.stdout.readline()
