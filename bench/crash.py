@@ -2,7 +2,8 @@
 
 Run ``.venv/bin/python bench/crash.py`` (SQLite, one process, then PostgreSQL, four), or
 ``--quick`` for a smoke run. Everything runs on loopback: the fake Bot API
-(tests/fakes/telegram_api.py) lives in this process, and Jingtu runs as real
+(tests/fakes/telegram_api.py) lives in this process (for ``--broadcast``, in a process of its
+own: tests/fakes/telegram_api_server.py), and Jingtu runs as real
 ``python -m bot run --role …`` subprocesses:
 
 * **SQLite**: one process, ``--role all``, polling the fake (Telegram confirms an update only
@@ -44,7 +45,9 @@ losses) and exits 1 when anything was lost or the duplicates exceed their bound.
 Bot API refusing more than that in any second. The run is fired with ``campaign send-now`` (a
 scheduler leads, so the leader sends it); the scheduler sending it is SIGKILLed ``--kills``
 times (2 here) and restarted a second later under its name, while 20 residents keep asking the
-web process for /help, whose answers take from the same budget. It checks from the fake's log
+web process for /help, whose answers take from the same budget. The fake runs in a process of
+its own, so this one's event loop (the residents, the webhook driver) cannot delay its stamps.
+It checks from the fake's log
 that every subscriber got the message, that the duplicates stay within README's bound
 (concurrency + 2 × flush size per crash, and never more than the rows claimed at the kills), and
 that no rolling second saw more sendMessage requests than the rate plus 5 %. For each kill it
