@@ -188,7 +188,10 @@ async def prepare_run(
     """Insert the run's deliveries in chunks, then mark it running; returns the recipient count.
 
     Each chunk is its own short transaction (SQLite has one writer; the chat must not wait), and
-    continues after the highest person already inserted, so this is safe to resume.
+    continues after the highest person already inserted, so this is safe to resume. Two
+    processes may prepare the same run at once (`campaign send-now` and the leader's drain): each
+    chunk first locks the run's row, so the second preparer waits, then continues after what the
+    first inserted, or finds the run already prepared.
     """
     async with database.reader() as session:
         run = await session.get(CampaignRun, run_id)
@@ -198,6 +201,8 @@ async def prepare_run(
     source = audience(target, default_locale=default_locale)
     while True:
         async with database.transaction() as session:
+            if not await _lock_preparing(database, session, run_id):
+                break
             last = await session.scalar(
                 select(func.max(Delivery.person_id)).where(Delivery.run_id == run_id)
             )
@@ -234,6 +239,16 @@ async def prepare_run(
             .values(status="running", started_at=now, stats={"recipients": total})
         )
     return total
+
+
+async def _lock_preparing(database: Database, session: AsyncSession, run_id: int) -> bool:
+    """Whether the run is still `preparing`, holding its row lock (on PostgreSQL) till commit.
+
+    SQLite needs no lock: its single writer already serialises the chunk transactions."""
+    query = select(CampaignRun.status).where(CampaignRun.id == run_id)
+    if database.is_postgres:
+        query = query.with_for_update()
+    return await session.scalar(query) == "preparing"
 
 
 async def delivery_counts(session: AsyncSession, run_id: int) -> dict[str, int]:

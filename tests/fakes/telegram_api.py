@@ -777,6 +777,9 @@ class FakeBotApi:
     # ------------------------------------------------------------------ HTTP plumbing
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        # Stamped before the body is read: on a loaded machine reading it can wait on the event
+        # loop, and a later stamp would bunch requests that arrived apart.
+        arrived = self._clock()
         if request.match_info["token"] != self.token:
             return _ApiError(401, "Unauthorized").response()
         name = self._canonical.get(request.match_info["method"].lower())
@@ -789,7 +792,7 @@ class FakeBotApi:
         self.calls.append((name, params))
         self._notify()
         try:
-            chat_id = self._admit(name, params)
+            chat_id = self._admit(name, params, arrived)
             result = await self._methods[name](params)
             if chat_id is not None:
                 self._record_send(chat_id)
@@ -836,7 +839,7 @@ class FakeBotApi:
             params["chat_id"] = _normalise_chat_id(params["chat_id"])
         return params
 
-    def _admit(self, name: str, params: JSONDict) -> int | None:
+    def _admit(self, name: str, params: JSONDict, arrived: float) -> int | None:
         """Apply injected faults, blocks and flood limits; return the chat to count a send for."""
         if queue := self._faults.get(name):
             fault = queue.popleft()
@@ -848,7 +851,7 @@ class FakeBotApi:
             raise _ApiError(403, "Forbidden: bot was blocked by the user")
         if name not in _MESSAGE_METHODS:
             return None
-        now = self._clock()
+        now = arrived
         self.send_attempts.append(now)
         waits = [0.0]
         if self._global_window is not None:

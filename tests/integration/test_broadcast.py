@@ -575,6 +575,35 @@ async def test_two_processes_fire_a_due_schedule_exactly_once(world: World):
     assert not schedule.active
 
 
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_two_processes_preparing_one_run_at_once_give_one_set_of_deliveries(
+    world: World, monkeypatch
+):
+    # `campaign send-now` and the leader's drain both prepare a fresh run; in small chunks, so
+    # the two preparers interleave over several chunk transactions, not just the first.
+    monkeypatch.setattr(campaigns, "PREPARE_CHUNK", 7)
+    chats = await add_subscribers(world.database, 40)
+    async with world.database.transaction() as session:
+        request = campaigns.build_request("nyang-river", params=NYANG)
+        run_id = await campaigns.create_run(session, request, now=MORNING)
+    assert run_id is not None
+    counts = await asyncio.gather(
+        *(
+            campaigns.prepare_run(world.database, run_id, default_locale="zh-Hans", now=MORNING)
+            for _ in range(2)
+        )
+    )
+    async with world.database.reader() as s:
+        people_reached = (
+            await s.scalars(select(Delivery.person_id).where(Delivery.run_id == run_id))
+        ).all()
+    run = await run_row(world.database, run_id)
+    assert counts == [len(chats), len(chats)]
+    assert len(people_reached) == len(set(people_reached)) == len(chats)
+    assert run.status == "running"
+    assert run.stats == {"recipients": len(chats)}
+
+
 async def test_a_fire_time_missed_beyond_the_grace_period_is_skipped_not_sent_late(
     world: World,
 ):
