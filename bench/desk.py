@@ -11,16 +11,10 @@ Timed, ``--runs`` times each (default 20), p95 reported:
 1. ``list`` — ``desk.list_cases``: open cases of one category, first page, as the dashboard asks;
    bare: the same COUNT and page SELECT as plain SQL text;
 2. ``stats`` — ``statistics.statistics`` over the last 30 days, every county and category;
-   bare: its two statements as plain SQL text (per backend only where the databases spell a
-   JSON field or a time difference differently), rows fetched: each cell's county walked up
-   `grid_cells`, the counts grouped per county and category, and the medians per county, per
-   category and overall (window functions).
-   Until 2026-11-30 the desk fetched every case and event of the period and aggregated in
-   Python, and the bare side was those two SELECTs; it changed with the query it stands beside;
+   bare: its two SELECTs (the cases, their events) as plain SQL text, rows fetched;
 3. ``geojson`` — ``desk.cells_geojson`` of all levels in one request (``?level=all``), so all
    1,910 cells with their open and overdue counts; bare: the cells' geometry SELECT and the
-   per-cell count of open and overdue cases, as plain SQL text (until 2026-11-30 the bare count
-   left out the overdue sum the desk needs);
+   per-cell count, as plain SQL text;
 4. ``counts`` — the same GeoJSON beside only the per-cell count: since the geometry's GeoJSON is
    built once per grid load, the count is all the SQL it still needs.
 
@@ -38,7 +32,6 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -65,113 +58,18 @@ BARE_LIST_PAGE = text(
     "WHERE status IN ('new','assigned','acknowledged','reopened') AND category = :category "
     "ORDER BY created_at DESC, id DESC LIMIT 50"
 )
-# The statistics' two statements as plain SQL text: the grouped counts and the medians (one row
-# per group), each over the same per-case rows. Only what differs between the databases is
-# spelt per backend: reading a JSON field and the hours between two timestamps.
-JSON_FIELD = {
-    "sqlite": "json_extract(e.data, '$.{}')",
-    "postgres": "(e.data ->> '{}')",
-}
-AS_BOOLEAN = {"sqlite": "{}", "postgres": "CAST({} AS BOOLEAN)"}
-HOURS_SINCE_RECEIVED = {
-    "sqlite": "((julianday({}) - julianday(c.created_at)) * 24.0)",
-    "postgres": "(CAST(EXTRACT(EPOCH FROM ({} - c.created_at)) AS DOUBLE PRECISION) / 3600.0)",
-}
-PER_CASE = """WITH RECURSIVE ancestry(cell_code, ancestor, level, parent_code, depth) AS (
-  SELECT code, code, level, parent_code, 1 FROM grid_cells
-  UNION ALL
-  SELECT a.cell_code, g.code, g.level, g.parent_code, a.depth + 1
-  FROM ancestry a JOIN grid_cells g ON g.code = a.parent_code WHERE a.depth < 4
-),
-counties AS (
-  SELECT cell_code, coalesce(max(CASE WHEN level = 'county' THEN ancestor END),
-                             max(CASE WHEN parent_code IS NULL THEN ancestor END)) AS county
-  FROM ancestry GROUP BY cell_code
-),
-marks AS (
-  SELECT e.case_id,
-    max(CASE WHEN e.kind IN ('escalate','overdue') AND {reason} = 'ack' THEN 1 ELSE 0 END)
-      AS late_ack,
-    max(CASE WHEN e.kind IN ('escalate','overdue') AND {reason} = 'resolve' THEN 1 ELSE 0 END)
-      AS late_resolve,
-    sum(CASE WHEN e.kind = 'escalate' THEN 1 ELSE 0 END) AS escalations,
-    max(CASE WHEN e.kind = 'resolve' THEN 1 ELSE 0 END) AS ever_resolved,
-    max(CASE WHEN e.kind = 'reopen' THEN 1 ELSE 0 END) AS reopened,
-    sum(CASE WHEN e.kind = 'close' AND {fixed} IS TRUE THEN 1 ELSE 0 END) AS fixed,
-    sum(CASE WHEN e.kind = 'reopen' OR (e.kind = 'close' AND {fixed} IS FALSE) THEN 1 ELSE 0 END)
-      AS not_fixed,
-    sum(CASE WHEN e.kind = 'close' AND {fixed} IS NULL THEN 1 ELSE 0 END) AS silent
-  FROM case_events e JOIN cases c ON c.id = e.case_id
-  WHERE c.created_at >= :start AND c.created_at < :end
-    AND e.kind IN ('escalate','overdue','reopen','close','resolve')
-  GROUP BY e.case_id
-),
-per_case AS (
-  SELECT coalesce(counties.county, c.cell_code) AS county, c.category,
-    {ack_hours} AS ack_hours,
-    CASE WHEN m.ever_resolved = 1 THEN {resolve_hours} END AS resolve_hours,
-    CASE WHEN c.acknowledged_at IS NOT NULL THEN 1 ELSE 0 END AS acknowledged,
-    CASE WHEN c.acknowledged_at IS NOT NULL AND coalesce(m.late_ack, 0) = 0 THEN 1 ELSE 0 END
-      AS acknowledged_in_time,
-    CASE WHEN m.ever_resolved = 1 THEN 1 ELSE 0 END AS resolved,
-    CASE WHEN m.ever_resolved = 1 AND m.late_resolve = 0 THEN 1 ELSE 0 END AS resolved_in_time,
-    CASE WHEN c.status IN ('closed','rejected','merged') THEN 1 ELSE 0 END AS closed,
-    coalesce(m.escalations, 0) AS escalations, coalesce(m.fixed, 0) AS fixed,
-    coalesce(m.not_fixed, 0) AS not_fixed, coalesce(m.silent, 0) AS silent,
-    coalesce(m.reopened, 0) AS reopened
-  FROM cases c
-  LEFT JOIN counties ON counties.cell_code = c.cell_code
-  LEFT JOIN marks m ON m.case_id = c.id
-  WHERE c.created_at >= :start AND c.created_at < :end
+BARE_STATS_CASES = text(
+    "SELECT id, cell_code, category, status, created_at, acknowledged_at, resolved_at "
+    "FROM cases WHERE created_at >= :start AND created_at < :end"
 )
-"""
-STATS_COUNTS = """SELECT county, category, count(*), sum(acknowledged), sum(acknowledged_in_time),
-  sum(resolved), sum(resolved_in_time), sum(closed), sum(escalations), sum(fixed),
-  sum(not_fixed), sum(silent), sum(reopened)
-FROM per_case GROUP BY county, category"""
-STATS_MEDIAN = """SELECT '{dimension}', '{measure}', {key}, avg(hours) FROM (
-  SELECT {measure} AS hours {key_column},
-    row_number() OVER ({partition} ORDER BY {measure}) AS position,
-    count(*) OVER ({partition}) AS size
-  FROM per_case WHERE {measure} IS NOT NULL
-) ranked WHERE 2 * position BETWEEN size AND size + 2 {group}"""
-
-
-def bare_statistics(backend: str) -> tuple[Any, Any]:
-    """The statistics' two statements as text."""
-    hours = HOURS_SINCE_RECEIVED[backend]
-    fixed = AS_BOOLEAN[backend].format(JSON_FIELD[backend].format("fixed"))
-    per_case = PER_CASE.format(
-        reason=JSON_FIELD[backend].format("reason"),
-        fixed=fixed,
-        ack_hours=hours.format("c.acknowledged_at"),
-        resolve_hours=hours.format("c.resolved_at"),
-    )
-    medians = []
-    for dimension in ("total", "county", "category"):
-        grouped = dimension != "total"
-        for measure in ("ack_hours", "resolve_hours"):
-            medians.append(
-                STATS_MEDIAN.format(
-                    dimension=dimension,
-                    measure=measure,
-                    key="key" if grouped else "''",
-                    key_column=f", {dimension} AS key" if grouped else "",
-                    partition=f"PARTITION BY {dimension}" if grouped else "",
-                    group="GROUP BY key" if grouped else "",
-                )
-            )
-    return (
-        text(per_case + STATS_COUNTS),
-        text(per_case + "\nUNION ALL\n".join(medians)),
-    )
-
-
+BARE_STATS_EVENTS = text(
+    "SELECT e.case_id, e.kind, e.data FROM case_events e JOIN cases c ON c.id = e.case_id "
+    "WHERE c.created_at >= :start AND c.created_at < :end "
+    "AND e.kind IN ('escalate','overdue','reopen','close','resolve')"
+)
 BARE_CELLS = text("SELECT code, geometry_wkb FROM grid_cells")
 BARE_LOAD = text(
-    "SELECT cell_code, count(*), sum(CASE WHEN escalation_level > 0 "
-    "OR (status IN ('assigned','reopened') AND ack_due_at <= :now) OR resolve_due_at <= :now "
-    "THEN 1 ELSE 0 END) FROM cases "
+    "SELECT cell_code, count(*) FROM cases "
     "WHERE status IN ('new','assigned','acknowledged','reopened') GROUP BY cell_code"
 )
 
@@ -220,12 +118,10 @@ async def measure(backend: str, url: str, runs: int) -> list[tuple[str, float, f
         async with database.reader() as s:
             return await statistics.statistics(s, grid, OPERATOR, since=since, until=today, tz=TZ)
 
-    bare_counts_sql, bare_medians_sql = bare_statistics(backend)
-
     async def bare_stats() -> object:
         async with database.reader() as s:
-            a = (await s.execute(bare_counts_sql, bounds)).all()
-            return a, (await s.execute(bare_medians_sql, bounds)).all()
+            a = (await s.execute(BARE_STATS_CASES, bounds)).all()
+            return a, (await s.execute(BARE_STATS_EVENTS, bounds)).all()
 
     async def app_geojson() -> str:
         async with database.reader() as s:
@@ -233,12 +129,11 @@ async def measure(backend: str, url: str, runs: int) -> list[tuple[str, float, f
 
     async def bare_geojson() -> object:
         async with database.reader() as s:
-            load = (await s.execute(BARE_LOAD, {"now": as_naive(NOW)})).all()
-            return load, (await s.execute(BARE_CELLS)).all()
+            return (await s.execute(BARE_LOAD)).all(), (await s.execute(BARE_CELLS)).all()
 
     async def bare_counts() -> object:
         async with database.reader() as s:
-            return (await s.execute(BARE_LOAD, {"now": as_naive(NOW)})).all()
+            return (await s.execute(BARE_LOAD)).all()
 
     features = len(json.loads(await app_geojson())["features"])
     assert features == len(grid), f"{features} features for {len(grid)} cells"
