@@ -14,9 +14,12 @@ Timed, ``--runs`` times each (default 20), p95 reported:
    bare: its two SELECTs (the cases, their events) as plain SQL text, rows fetched;
 3. ``geojson`` — ``desk.cells_geojson`` of all levels in one request (``?level=all``), so all
    1,910 cells with their open and overdue counts; bare: the cells' geometry SELECT and the
-   per-cell count, as plain SQL text;
+   per-cell count of open and overdue cases, as plain SQL text;
 4. ``counts`` — the same GeoJSON beside only the per-cell count: since the geometry's GeoJSON is
    built once per grid load, the count is all the SQL it still needs.
+
+Each read is timed in alternation with its bare query. Printed: the two p95s, their ratio, and
+the median of the per-run ratios (the steadier figure on a shared machine).
 
 Targets: each within 3× of its bare query, and a p95 under 300 ms on SQLite.
 """
@@ -68,8 +71,11 @@ BARE_STATS_EVENTS = text(
     "AND e.kind IN ('escalate','overdue','reopen','close','resolve')"
 )
 BARE_CELLS = text("SELECT code, geometry_wkb FROM grid_cells")
+# The map's count per cell: open cases, and of them the overdue (`case_queries.overdue_expression`).
 BARE_LOAD = text(
-    "SELECT cell_code, count(*) FROM cases "
+    "SELECT cell_code, count(*), sum(CASE WHEN escalation_level > 0 "
+    "OR (status IN ('assigned','reopened') AND ack_due_at <= :now) OR resolve_due_at <= :now "
+    "THEN 1 ELSE 0 END) FROM cases "
     "WHERE status IN ('new','assigned','acknowledged','reopened') GROUP BY cell_code"
 )
 
@@ -79,14 +85,25 @@ def p95(samples: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
-async def timed(runs: int, work: Callable[[], Awaitable[object]]) -> float:
-    await work()  # warm: statement caches, the grid's chains
-    samples = []
+async def paired(
+    runs: int, app: Callable[[], Awaitable[object]], bare: Callable[[], Awaitable[object]]
+) -> tuple[float, float, float]:
+    """p95 of the desk's read and of its bare query, and the median of their per-run ratios.
+
+    The two are timed in alternation, each run beside its bare run, so that a stretch of noise
+    on this shared machine falls on both rather than on whichever was timed through it.
+    """
+    await app()  # warm: statement caches, the grid's chains
+    await bare()
+    app_ms: list[float] = []
+    bare_ms: list[float] = []
     for _ in range(runs):
-        started = time.perf_counter()
-        await work()
-        samples.append((time.perf_counter() - started) * 1000)
-    return p95(samples)
+        for work, samples in ((app, app_ms), (bare, bare_ms)):
+            started = time.perf_counter()
+            await work()
+            samples.append((time.perf_counter() - started) * 1000)
+    ratios = sorted(a / b for a, b in zip(app_ms, bare_ms, strict=True))
+    return p95(app_ms), p95(bare_ms), ratios[len(ratios) // 2]
 
 
 def as_naive(moment: datetime) -> datetime:
@@ -94,7 +111,7 @@ def as_naive(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
-async def measure(backend: str, url: str, runs: int) -> list[tuple[str, float, float]]:
+async def measure(backend: str, url: str, runs: int) -> list[tuple[str, float, float, float]]:
     database = Database.from_url(url)
     grid = await load_grid_index(database)
     today = NOW.date()
@@ -129,19 +146,20 @@ async def measure(backend: str, url: str, runs: int) -> list[tuple[str, float, f
 
     async def bare_geojson() -> object:
         async with database.reader() as s:
-            return (await s.execute(BARE_LOAD)).all(), (await s.execute(BARE_CELLS)).all()
+            load = (await s.execute(BARE_LOAD, {"now": as_naive(NOW)})).all()
+            return load, (await s.execute(BARE_CELLS)).all()
 
     async def bare_counts() -> object:
         async with database.reader() as s:
-            return (await s.execute(BARE_LOAD)).all()
+            return (await s.execute(BARE_LOAD, {"now": as_naive(NOW)})).all()
 
     features = len(json.loads(await app_geojson())["features"])
     assert features == len(grid), f"{features} features for {len(grid)} cells"
     figures = [
-        ("list", await timed(runs, app_list), await timed(runs, bare_list)),
-        ("stats", await timed(runs, app_stats), await timed(runs, bare_stats)),
-        ("geojson", await timed(runs, app_geojson), await timed(runs, bare_geojson)),
-        ("counts", await timed(runs, app_geojson), await timed(runs, bare_counts)),
+        ("list", *await paired(runs, app_list, bare_list)),
+        ("stats", *await paired(runs, app_stats, bare_stats)),
+        ("geojson", *await paired(runs, app_geojson, bare_geojson)),
+        ("counts", *await paired(runs, app_geojson, bare_counts)),
     ]
     await database.dispose()
     return figures
@@ -151,7 +169,10 @@ async def main_async(args: argparse.Namespace) -> None:
     cases = 10_000 if args.quick else args.cases
     backends = [args.backend] if args.backend else ["sqlite", "postgres"]
     print(f"desk benchmark: {cases:,} cases, p95 of {args.runs} runs per figure")
-    print(f"{'backend':<9} {'read':<8} {'desk p95':>10} {'bare p95':>10} {'ratio':>6}")
+    print(
+        f"{'backend':<9} {'read':<8} {'desk p95':>10} {'bare p95':>10} {'ratio':>6} "
+        f"{'run ratio':>9}"
+    )
     for backend in backends:
         if backend == "sqlite":
             folder = tempfile.mkdtemp(prefix="jingtu-bench-desk-")
@@ -166,9 +187,12 @@ async def main_async(args: argparse.Namespace) -> None:
             print(f"  {backend}: loading {cases:,} cases …", file=sys.stderr, flush=True)
             await escalation.seed(database, cases, 0.10)
             await database.dispose()
-            for read, app_ms, bare_ms in await measure(backend, url, args.runs):
+            for read, app_ms, bare_ms, run_ratio in await measure(backend, url, args.runs):
                 ratio = app_ms / bare_ms if bare_ms else float("inf")
-                print(f"{backend:<9} {read:<8} {app_ms:>8.1f}ms {bare_ms:>8.1f}ms {ratio:>5.2f}×")
+                print(
+                    f"{backend:<9} {read:<8} {app_ms:>8.1f}ms {bare_ms:>8.1f}ms {ratio:>5.2f}× "
+                    f"{run_ratio:>8.2f}×"
+                )
         finally:
             if drop is not None:
                 await escalation.postgres_drop(*drop)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from bot.delivery.outbox import OutboxDispatcher
 from bot.domain.grid import GridIndex
 from bot.services.desk import OPERATOR, load_by_cell
 from bot.services.housekeeping import Housekeeping
+from bot.services.statistics import statistics
 from bot.services.sweep import DeadlineSweep
 from bot.storage.db import Database
 
@@ -37,7 +38,7 @@ STATISTICS = [
     ("cases", "ix_cases_status_resolve_due", "100000 50000 33334"),
     ("cases", "ix_cases_cell_load", "100000 60 30 30 1 1"),
     ("cases", "ix_cases_origin_cell_code", "100000 60"),
-    ("cases", "ix_cases_category_created", "100000 20000 1"),
+    ("cases", "ix_cases_period", "100000 1 1 1 1 1 1"),
     ("outbox", None, "100000"),
     ("outbox", "ix_outbox_status_next_attempt", "100000 100000 100000"),
     ("processed_updates", None, "100000"),
@@ -146,3 +147,30 @@ async def test_the_map_counts_open_cases_per_cell_from_the_index_alone(
         await database.dispose()
     (plan,) = plans(path, sent, "cases")
     assert "USING COVERING INDEX ix_cases_cell_load" in plan, plan
+
+
+async def test_the_statistics_read_a_period_from_the_index_alone(
+    sqlite_template: Path, tmp_path: Path
+):
+    # The statistics read every case received in the period: through the category index and the
+    # table that was 250-280 ms at 100,000 cases; from a covering index, one range and no table.
+    path = with_statistics(sqlite_template, tmp_path)
+    database = Database.from_url(f"sqlite+aiosqlite:///{path}")
+    try:
+        sent = capture(database)
+        async with database.reader() as session:
+            await statistics(
+                session,
+                GridIndex.build([]),
+                OPERATOR,
+                since=date(2026, 11, 1),
+                until=date(2026, 11, 30),
+                tz="Asia/Shanghai",
+            )
+    finally:
+        await database.dispose()
+    (cases,) = plans(path, sent, "cases")
+    (events,) = plans(path, sent, "case_events")
+    assert "USING COVERING INDEX ix_cases_period (created_at>? AND created_at<?)" in cases, cases
+    assert "USING COVERING INDEX ix_cases_period" in events, events
+    assert "ix_case_events_case_id" in events, events
