@@ -66,9 +66,7 @@ class Figures:
         return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
 
 
-_COUNTS = tuple(
-    f.name for f in fields(Figures) if f.type == "int" and not f.name.startswith("_")
-)
+_COUNTS = tuple(f.name for f in fields(Figures) if f.type == "int" and not f.name.startswith("_"))
 
 
 @dataclass(frozen=True)
