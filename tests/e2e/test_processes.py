@@ -438,5 +438,6 @@ async def test_campaign_send_now_takes_its_sends_from_the_shared_budget(
         code = await asyncio.to_thread(main, argv)
     assert code == 0
     assert all(len(api.sent_to(chat)) == 1 for chat in chats)
-    # Slots 1/8 s apart: any second holds at most 8 of them, +1 for a slot's arrival jitter.
+    # Slots a little over 1/8 s apart: any second holds at most 8 of them when they arrive
+    # within ARRIVAL_SPREAD of when they left; +1 for a CI machine that holds one up longer.
     assert api.busiest_second() <= 9

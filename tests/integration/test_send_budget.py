@@ -7,12 +7,13 @@ sender can be made to wake late (kept off a busy CPU) without a real sleep.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
-from bot.services.shared import DatabaseClock, DatabaseSendBudget
+from bot.services.shared import ARRIVAL_SPREAD, DatabaseClock, DatabaseSendBudget
 from bot.storage.db import Database
 
 postgres_only = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
@@ -96,6 +97,25 @@ async def test_a_slot_whose_answer_came_back_after_it_had_passed_is_not_used(dat
     async with asyncio.timeout(10):  # a safety net: without the lead it would never return
         await sender.take()
     assert sender.given_up == 1
+
+
+@postgres_only
+async def test_any_rate_consecutive_requests_leave_room_for_late_departures_and_bunching(
+    database: Database,
+):
+    """The platform counts arrivals: requests that leave up to LATE_AFTER late and reach it up
+    to ARRIVAL_SPREAD bunched must still be at most `rate` in any second there, so the request
+    `rate` places after any other leaves at least 1 s plus ARRIVAL_SPREAD after it (plus
+    LATE_AFTER, less the first one's own lateness). Real clock and sleep: a slow machine only
+    makes requests leave later, further apart."""
+    rate = 50
+    sender = DatabaseSendBudget(database, "telegram:1", float(rate))
+    departures = []
+    for _ in range(2 * rate + 1):
+        await sender.take()
+        departures.append(time.monotonic())
+    spans = [later - earlier for earlier, later in zip(departures, departures[rate:], strict=False)]
+    assert min(spans) >= 1.0 + ARRIVAL_SPREAD, spans
 
 
 def test_the_database_clock_is_placed_by_the_fastest_answer_and_an_old_estimate_gives_way():
