@@ -83,6 +83,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from ingest import LAT, LON, drop_scratch, prepare_database  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
+from wire import WireStamps  # noqa: E402
 
 from bot.services.grid import import_roster  # noqa: E402
 from bot.storage.db import Database  # noqa: E402
@@ -864,7 +865,8 @@ class BroadcastResult:
     reached: int
     duplicates: int
     doc_bound: int  # README: concurrency + 2 x flush size, per crash
-    busiest: int  # most sendMessage requests in any rolling second (all processes)
+    busiest: int  # most message requests in any rolling second at the fake's stamps
+    busiest_on_wire: int | None  # the same by the kernel's stamps (bench/wire.py), as root
     refused: int  # 429s from the fake
     replies: int  # /help answers the web process sent during the broadcast
     tracebacks: int
@@ -874,13 +876,19 @@ class BroadcastResult:
         return (
             self.reached == self.subscribers
             and self.duplicates <= min(self.doc_bound * len(self.kills), self.claimed)
-            and self.busiest <= self.rate
+            and self.counted_busiest <= self.rate
             and len(self.kills) == self.planned_kills
         )
 
     @property
     def claimed(self) -> int:
         return sum(k.claimed for k in self.kills)
+
+    @property
+    def counted_busiest(self) -> int:
+        """What the budget is held to: the wire's count when it could be read, as a platform's
+        front end counts; else the fake's stamps, which a stalled fake bunches."""
+        return self.busiest if self.busiest_on_wire is None else self.busiest_on_wire
 
 
 async def run_state(db_url: str, run_id: int) -> tuple[str, int]:
@@ -979,7 +987,10 @@ async def broadcast(
             print(f"seeded {subscribers:,} subscribers in {time.monotonic() - seeded:.1f} s")
             # The fake in a process of its own: sharing this one's event loop with the residents,
             # it stamped requests late, in bursts, overstating the busiest second.
-            async with FakeBotApiProcess(global_per_second=rate) as api:
+            async with (
+                FakeBotApiProcess(global_per_second=rate) as api,
+                wire_stamps(api.base_url) as wire,
+            ):
                 env = base_env(api, db_url, workdir, webhook=True)
                 env.update(
                     JINGTU_SEND_RATE=f"{rate:g}",
@@ -1106,6 +1117,7 @@ async def broadcast(
                     duplicates=sum(n - 1 for n in counts if n > 1),
                     doc_bound=concurrency_for(rate) + 2 * flush_size_for(rate),
                     busiest=await api.busiest_second(),
+                    busiest_on_wire=None if wire is None else wire.busiest(),
                     refused=(await api.stats()).get("429", 0),
                     replies=replies,
                     tracebacks=tracebacks,
@@ -1116,19 +1128,40 @@ async def broadcast(
             await drop_scratch(postgres_url, scratch)
 
 
+# What the fake counts as sending a message (`FakeBotApi`'s `_MESSAGE_METHODS`).
+MESSAGE_PATHS = tuple(
+    f"/{method}".encode()
+    for method in ("sendMessage", "sendLocation", "sendVenue", "sendPhoto", "sendMediaGroup")
+)
+
+
+@contextlib.asynccontextmanager
+async def wire_stamps(base_url: str) -> Any:
+    """The message requests to the fake as the kernel stamps them (bench/wire.py), or None
+    where this process may not read the loopback interface (not root)."""
+    if not WireStamps.available():
+        print("not root: the busiest second is counted at the fake's own stamps only")
+        yield None
+        return
+    port = int(base_url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+    with WireStamps(port, MESSAGE_PATHS) as wire:
+        yield wire
+
+
 def after(seconds: float | None) -> str:
     return "never" if seconds is None else f"{seconds:.1f} s"
 
 
 def broadcast_table(r: BroadcastResult) -> str:
     lines = [
-        "| load | faults injected | reached | duplicates (bound) | busiest second "
-        "(limit) | 429s | losses |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| load | faults injected | reached | duplicates (bound) | busiest second on the wire "
+        "(limit) | at the fake's stamps | 429s | losses |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
         f"| {r.subscribers:,} subscribers at {r.rate:g}/s, {CHATTERS} residents asking /help; "
         f"{r.seconds:.0f} s | {len(r.kills)} × SIGKILL of the sending scheduler "
         f"| {r.reached:,} | {r.duplicates} (≤ {min(r.doc_bound * len(r.kills), r.claimed)}) "
-        f"| {r.busiest} (≤ {r.rate:g}) | {r.refused} "
+        f"| {'not read' if r.busiest_on_wire is None else r.busiest_on_wire} (≤ {r.rate:g}) "
+        f"| {r.busiest} | {r.refused} "
         f"| {r.subscribers - r.reached} |",
         "",
     ]
