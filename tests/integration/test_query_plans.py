@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -79,15 +80,28 @@ def capture(database: Database) -> list[tuple[str, Any]]:
     return sent
 
 
-async def test_the_sweep_claims_through_the_deadline_indexes(sqlite_template: Path, tmp_path: Path):
-    path = with_statistics(sqlite_template, tmp_path)
+async def statements_of(
+    template: Path, tmp_path: Path, work: Callable[[Database], Awaitable[object]]
+) -> tuple[Path, list[tuple[str, Any]]]:
+    """Run `work` on a copy of the template with the benchmark's statistics; the copy, and every
+    statement `work` sent."""
+    path = with_statistics(template, tmp_path)
     database = Database.from_url(f"sqlite+aiosqlite:///{path}")
     try:
         sent = capture(database)
-        sweep = DeadlineSweep(database, Settings(), lambda: GridIndex.build([]), clock=lambda: NOW)
-        await sweep.run()
+        await work(database)
     finally:
         await database.dispose()
+    return path, sent
+
+
+async def test_the_sweep_claims_through_the_deadline_indexes(sqlite_template: Path, tmp_path: Path):
+    async def sweep(database: Database) -> None:
+        await DeadlineSweep(
+            database, Settings(), lambda: GridIndex.build([]), clock=lambda: NOW
+        ).run()
+
+    path, sent = await statements_of(sqlite_template, tmp_path, sweep)
     claims = plans(path, sent, "cases")
     assert len(claims) == 3  # late cases, follow-ups due, follow-up answers overdue
     for plan in claims:
@@ -96,19 +110,15 @@ async def test_the_sweep_claims_through_the_deadline_indexes(sqlite_template: Pa
 
 
 async def test_the_outbox_drain_claims_through_its_index(sqlite_template: Path, tmp_path: Path):
-    path = with_statistics(sqlite_template, tmp_path)
-    database = Database.from_url(f"sqlite+aiosqlite:///{path}")
-    try:
-        sent = capture(database)
+    class Nowhere:
+        async def send(self, chat_id: str, payload: dict[str, Any], parts: Any = None) -> None:
+            raise AssertionError("nothing is due")
 
-        class Nowhere:
-            async def send(self, chat_id: str, payload: dict[str, Any], parts: Any = None) -> None:
-                raise AssertionError("nothing is due")
-
+    async def drain(database: Database) -> None:
         dispatcher = OutboxDispatcher(database, {"telegram": Nowhere()}, clock=lambda: NOW)
         assert await dispatcher.claim_due() == []
-    finally:
-        await database.dispose()
+
+    path, sent = await statements_of(sqlite_template, tmp_path, drain)
     (plan,) = plans(path, sent, "outbox")
     assert "SCAN outbox" not in plan, plan
     assert "ix_outbox_status_next_attempt" in plan, plan
@@ -117,13 +127,10 @@ async def test_the_outbox_drain_claims_through_its_index(sqlite_template: Path, 
 async def test_housekeeping_finds_what_to_forget_through_indexes(
     sqlite_template: Path, tmp_path: Path
 ):
-    path = with_statistics(sqlite_template, tmp_path)
-    database = Database.from_url(f"sqlite+aiosqlite:///{path}")
-    try:
-        sent = capture(database)
+    async def housekeeping(database: Database) -> None:
         await Housekeeping(database, 30, clock=lambda: NOW).run()
-    finally:
-        await database.dispose()
+
+    path, sent = await statements_of(sqlite_template, tmp_path, housekeeping)
     (updates,) = plans(path, sent, "processed_updates", verb="DELETE")
     (outbox,) = plans(path, sent, "outbox", verb="DELETE")
     assert "SCAN processed_updates" not in updates, updates
@@ -137,14 +144,11 @@ async def test_the_map_counts_open_cases_per_cell_from_the_index_alone(
 ):
     # Every map request counts the open and overdue cases of every cell: read from the table,
     # that count took 220-290 ms at 100,000 open cases; from a covering index, no table reads.
-    path = with_statistics(sqlite_template, tmp_path)
-    database = Database.from_url(f"sqlite+aiosqlite:///{path}")
-    try:
-        sent = capture(database)
+    async def count(database: Database) -> None:
         async with database.reader() as session:
             await load_by_cell(session, GridIndex.build([]), OPERATOR, None, now=NOW)
-    finally:
-        await database.dispose()
+
+    path, sent = await statements_of(sqlite_template, tmp_path, count)
     (plan,) = plans(path, sent, "cases")
     assert "USING COVERING INDEX ix_cases_cell_load" in plan, plan
 
@@ -154,10 +158,7 @@ async def test_the_statistics_read_a_period_from_the_index_alone(
 ):
     # The statistics read every case received in the period: through the category index and the
     # table that was 250-280 ms at 100,000 cases; from a covering index, one range and no table.
-    path = with_statistics(sqlite_template, tmp_path)
-    database = Database.from_url(f"sqlite+aiosqlite:///{path}")
-    try:
-        sent = capture(database)
+    async def figures(database: Database) -> None:
         async with database.reader() as session:
             await statistics(
                 session,
@@ -167,8 +168,8 @@ async def test_the_statistics_read_a_period_from_the_index_alone(
                 until=date(2026, 11, 30),
                 tz="Asia/Shanghai",
             )
-    finally:
-        await database.dispose()
+
+    path, sent = await statements_of(sqlite_template, tmp_path, figures)
     (cases,) = plans(path, sent, "cases")
     (events,) = plans(path, sent, "case_events")
     assert "USING COVERING INDEX ix_cases_period (created_at>? AND created_at<?)" in cases, cases
