@@ -38,7 +38,7 @@ import pprint
 import re
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Self, TypedDict, Unpack
 
@@ -341,6 +341,16 @@ def _html_entity(
 
 
 # --------------------------------------------------------------------------- rate limiting
+
+
+def busiest_within(stamps: Sequence[float], window: float = 1.0) -> int:
+    """The most of the (ascending) `stamps` within any rolling `window` seconds."""
+    most, first = 0, 0
+    for last, now in enumerate(stamps):
+        while stamps[first] <= now - window:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
 
 
 class _SlidingWindow:
@@ -767,12 +777,7 @@ class FakeBotApi:
     def busiest_second(self, window: float = 1.0) -> int:
         """The most message-sending requests that arrived within any rolling `window` seconds
         (admitted or refused): what Telegram's flood control would have counted."""
-        stamps, most, first = self.send_attempts, 0, 0
-        for last, now in enumerate(stamps):
-            while stamps[first] <= now - window:
-                first += 1
-            most = max(most, last - first + 1)
-        return most
+        return busiest_within(self.send_attempts, window)
 
     # ------------------------------------------------------------------ HTTP plumbing
 
